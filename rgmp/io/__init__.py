@@ -1,0 +1,1 @@
+"""Video, frame-folder and DAVIS mask input/output."""
