@@ -1,0 +1,5 @@
+import sys
+
+from rgmp.cli import main
+
+sys.exit(main())

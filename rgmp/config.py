@@ -1,0 +1,70 @@
+"""Typed model configuration: one frozen dataclass describes a model completely."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+EncoderName = Literal["resnet50", "efficientnet_lite0"]
+PadMode = Literal["released", "minimal"]
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything needed to build an RGMP network.
+
+    Attributes:
+        name: short name used in logs and checkpoints ("paper", "lite", ...).
+        encoder: backbone of the Siamese encoder.
+        decoder_width: channels of the global-convolution block, residual block and refinement modules
+            (256 in the paper).
+        gc_kernel: kernel size k of the global convolution block (7 in the paper).
+        aux_heads: build the deep-supervision heads pred3..pred5 (the released file holds them; inference
+            never runs them).
+        mean, std: per-channel input normalisation applied to RGB in [0, 1].
+        pad_mode: "released" pads H and W to ``h + 32 - h % 32`` (1 to 32 pixels, always) and resizes the
+            extra scales the same way, as the authors' code does; "minimal" pads only up to the next
+            multiple of 32.
+        default_scales: inference scales used when the caller gives none.
+    """
+
+    name: str = "paper"
+    encoder: EncoderName = "resnet50"
+    decoder_width: int = 256
+    gc_kernel: int = 7
+    aux_heads: bool = True
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    pad_mode: PadMode = "released"
+    default_scales: tuple[float, ...] = field(default=(0.5, 0.75, 1.0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain-python dict (lists for tuples) suitable for JSON and ``torch.load(weights_only=True)``."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise ``ValueError``."""
+        known = set(cls.__dataclass_fields__)
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys: {sorted(unknown)}")
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
+
+
+PAPER = ModelConfig()
+"""The network as released by the authors (ResNet-50 encoder, 256-wide decoder)."""
+
+LITE = ModelConfig(
+    name="lite",
+    encoder="efficientnet_lite0",
+    decoder_width=64,
+    aux_heads=False,
+    mean=(0.5, 0.5, 0.5),
+    std=(0.5, 0.5, 0.5),
+    pad_mode="minimal",
+    default_scales=(1.0,),
+)
+"""The CPU-friendly variant: EfficientNet-Lite0 encoder, 64-wide decoder, single scale."""
+
+PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "lite": LITE}

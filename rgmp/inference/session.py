@@ -1,0 +1,248 @@
+"""Streaming inference: encode the reference once, then yield one result per frame as soon as it is computed.
+
+Memory does not grow with the clip: frames are pulled lazily from an iterator and the only per-frame state kept
+is the previous frame's soft output, which is the next frame's guidance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from rgmp.inference.geometry import Canvas, resize
+from rgmp.inference.merge import MERGE_MODES, MergeMode, merge, pass_masks
+from rgmp.model import RGMP
+
+MAX_OBJECTS = 254
+"""Object ids 1..254 fit the DAVIS palette; 255 is the DAVIS 'void' label and is ignored in a reference mask."""
+VOID = 255
+
+
+class SessionError(ValueError):
+    """Bad input to a session (empty mask, size mismatch, too many objects, no frames...)."""
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """How a clip is segmented.
+
+    Attributes:
+        scales: inference scales whose outputs are averaged; None = the model's default (0.5, 0.75, 1.0 for
+            the paper model, as released).
+        merge: several-object merge: "soft" (paper eq. 1 with a background pass, as released), "naive" or
+            "wta" (winner-take-all), the alternatives the paper compares.
+        size: process frames resized so that their short side is ``size`` pixels (outputs are resized back);
+            None = the frames' own size.
+        no_reference: ablation −Ref: the decoder sees zeros instead of the reference features.
+        no_previous: ablation −Prev: the guidance mask is all zeros on every target frame.
+        dtype: autocast dtype (torch.bfloat16 / torch.float16), None = float32.
+    """
+
+    scales: tuple[float, ...] | None = None
+    merge: MergeMode = "soft"
+    size: int | None = None
+    no_reference: bool = False
+    no_previous: bool = False
+    dtype: torch.dtype | None = None
+
+    def __post_init__(self) -> None:
+        if self.merge not in MERGE_MODES:
+            raise SessionError(f"unknown merge mode {self.merge!r}; choose one of {', '.join(MERGE_MODES)}")
+        if self.scales is not None and (not self.scales or any(not 0 < s <= 4 for s in self.scales)):
+            raise SessionError(f"scales must be a non-empty list of numbers in (0, 4], got {self.scales}")
+        if self.size is not None and self.size < 32:
+            raise SessionError(f"processing size must be at least 32 pixels, got {self.size}")
+
+
+@dataclass
+class FrameResult:
+    """The segmentation of one frame.
+
+    Attributes:
+        index: position of the frame in the input sequence.
+        probs: (K+1, H, W) float32 soft probabilities; channel 0 is background, channel k is ``object_ids[k-1]``.
+        labels: (H, W) uint8 label map holding the object ids (0 = background).
+        object_ids: the ids of the K objects, in channel order.
+    """
+
+    index: int
+    probs: np.ndarray
+    labels: np.ndarray
+    object_ids: list[int]
+
+
+@dataclass
+class _ClipState:
+    """What the session keeps between frames: the cached reference and the last soft output."""
+
+    object_ids: list[int]
+    canvas: Canvas
+    source_size: tuple[int, int]
+    reference: dict[float, Tensor] = field(default_factory=dict)
+    """Reference r5 per scale, (B, C5, h/32, w/32), one entry per network pass."""
+    guidance: Tensor | None = None
+    """(B, padded_h, padded_w): the mask each pass sees on the next frame."""
+
+
+def object_ids_of(mask: np.ndarray) -> list[int]:
+    """Sorted object ids of a label map (0 = background and 255 = void excluded)."""
+    ids = [int(v) for v in np.unique(mask) if v not in (0, VOID)]
+    if not ids:
+        raise SessionError("the reference mask is empty: paint or give at least one object")
+    if len(ids) > MAX_OBJECTS or max(ids) > MAX_OBJECTS:
+        raise SessionError(
+            f"the reference mask has {len(ids)} objects with ids up to {max(ids)}; at most {MAX_OBJECTS} objects "
+            f"with ids 1..{MAX_OBJECTS} fit the DAVIS palette"
+        )
+    return ids
+
+
+class Session:
+    """Propagates the objects of one annotated frame through a clip.
+
+    Example:
+        >>> session = Session(model, device="cpu")
+        >>> for result in session.propagate(frames, first_mask):
+        ...     save(result.index, result.labels)
+    """
+
+    def __init__(self, model: RGMP, device: torch.device | str = "cpu", options: SessionOptions | None = None):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.options = options or SessionOptions()
+        self.scales = self.options.scales or model.config.default_scales
+        self.reference_encodings = 0
+        """How many times a reference has been encoded (once per scale and clip), for tests and logs."""
+
+    # ----------------------------------------------------------------------------------------------------------
+    def propagate(
+        self, frames: Iterable[np.ndarray] | str | Path, mask: np.ndarray, *, start: int = 0
+    ) -> Iterator[FrameResult]:
+        """Segment the clip from the annotated frame onwards, one result per frame, lazily.
+
+        Args:
+            frames: (H, W, 3) uint8 RGB frames, or a video file / frame folder path (read lazily).
+            mask: (H, W) integer label map of the annotated frame (0 = background, 255 = void/ignored).
+            start: index of the annotated frame in ``frames``; earlier frames are skipped.
+
+        Yields:
+            :class:`FrameResult` for frame ``start`` (the given mask itself) and every later frame.
+        """
+        frames = _frame_iterator(frames)
+        mask = np.asarray(mask)
+        if mask.ndim != 2:
+            raise SessionError(f"the mask must be a 2-D label map, got shape {mask.shape}")
+        object_ids = object_ids_of(mask)
+        state: _ClipState | None = None
+        for index, frame in enumerate(frames):
+            if index < start:
+                continue
+            frame = _check_frame(frame, mask.shape if state is None else state.source_size, index)
+            with torch.inference_mode():
+                if state is None:
+                    state = self._start(frame, mask, object_ids)
+                    distribution = self._reference_distribution(mask, object_ids)
+                else:
+                    distribution = self._step(state, frame)
+                yield self._result(index, distribution, state)
+        if state is None:
+            raise SessionError(f"the clip has no frame {start}: nothing to segment")
+
+    # ----------------------------------------------------------------------------------------------------------
+    def _autocast(self):
+        if self.options.dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.options.dtype)
+
+    def _to_canvas(self, frame: np.ndarray, canvas: Canvas) -> Tensor:
+        """(H, W, 3) uint8 → (1, 3, padded_h, padded_w) float in [0, 1], resized to the processing size."""
+        x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float() / 255
+        if tuple(x.shape[-2:]) != (canvas.height, canvas.width):
+            x = F.interpolate(x, size=(canvas.height, canvas.width), mode="bilinear", antialias=True)
+        return canvas.pad(x)
+
+    def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
+        height, width = mask.shape
+        canvas = Canvas.for_frame(*_processing_size(height, width, self.options.size), self.model.config.pad_mode)
+        state = _ClipState(object_ids, canvas, (height, width))
+        onehot = torch.from_numpy(np.stack([mask == i for i in object_ids])).to(self.device).float()
+        objects = resize(onehot[None], (canvas.height, canvas.width))[0]
+        masks = canvas.pad(pass_masks(self.options.merge, objects))  # (B, padded_h, padded_w)
+        image = self._to_canvas(frame, canvas)
+        with self._autocast():
+            for scale in self.scales:
+                size = canvas.scaled_size(scale, self.model.config.pad_mode)
+                r5 = self.model.encode_reference(resize(image, size), resize(masks[:, None], size))
+                state.reference[scale] = torch.zeros_like(r5) if self.options.no_reference else r5
+                self.reference_encodings += 1
+        state.guidance = masks
+        return state
+
+    def _step(self, state: _ClipState, frame: np.ndarray) -> Tensor:
+        """One target frame → (K+1, padded_h, padded_w) distribution; updates the guidance."""
+        canvas = state.canvas
+        image = self._to_canvas(frame, canvas)
+        guidance = torch.zeros_like(state.guidance) if self.options.no_previous else state.guidance
+        full = (canvas.padded_height, canvas.padded_width)
+        outputs = torch.zeros_like(state.guidance)
+        for scale in self.scales:
+            size = canvas.scaled_size(scale, self.model.config.pad_mode)
+            with self._autocast():
+                logits = self.model(resize(image, size), resize(guidance[:, None], size), state.reference[scale])
+            outputs += resize(torch.softmax(logits.float(), dim=1)[:, 1:], full)[:, 0]
+        distribution, state.guidance = merge(self.options.merge, outputs / len(self.scales))
+        return distribution
+
+    def _reference_distribution(self, mask: np.ndarray, object_ids: list[int]) -> Tensor:
+        """The annotated frame's own one-hot distribution, (K+1, H, W), at the source size."""
+        labels = np.zeros(mask.shape, dtype=np.int64)
+        for slot, object_id in enumerate(object_ids, start=1):
+            labels[mask == object_id] = slot
+        return F.one_hot(torch.from_numpy(labels), len(object_ids) + 1).permute(2, 0, 1).float()
+
+    def _result(self, index: int, distribution: Tensor, state: _ClipState) -> FrameResult:
+        if distribution.shape[-2:] != state.source_size:  # a network output on the padded canvas
+            distribution = state.canvas.crop(distribution)
+            if distribution.shape[-2:] != state.source_size:
+                distribution = resize(distribution[None], state.source_size)[0]
+        probs = distribution.float().cpu()
+        slots = probs.argmax(dim=0).numpy()
+        ids = np.array([0, *state.object_ids], dtype=np.uint8)
+        return FrameResult(index, probs.numpy(), ids[slots], list(state.object_ids))
+
+
+def _processing_size(height: int, width: int, size: int | None) -> tuple[int, int]:
+    """Frame size after scaling the short side to ``size`` (unchanged when ``size`` is None)."""
+    if size is None or min(height, width) == size:
+        return height, width
+    factor = size / min(height, width)
+    return max(1, round(height * factor)), max(1, round(width * factor))
+
+
+def _check_frame(frame: np.ndarray, size: tuple[int, int], index: int) -> np.ndarray:
+    frame = np.asarray(frame)
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise SessionError(f"frame {index}: expected an (H, W, 3) uint8 RGB array, got {frame.shape} {frame.dtype}")
+    if frame.shape[:2] != tuple(size):
+        raise SessionError(
+            f"frame {index} is {frame.shape[1]}x{frame.shape[0]} but the mask/first frame is {size[1]}x{size[0]}"
+        )
+    return np.ascontiguousarray(frame)
+
+
+def _frame_iterator(frames: Iterable[np.ndarray] | str | Path) -> Iterator[np.ndarray]:
+    if isinstance(frames, (str, Path)):
+        from rgmp.io.video import iter_frame_folder, iter_video
+
+        path = Path(frames)
+        if path.is_dir():
+            return (frame for _, frame in iter_frame_folder(path))
+        return iter_video(path)
+    return iter(frames)
