@@ -1,0 +1,157 @@
+"""Visualising label maps on frames: colour overlay with contours, side-by-side, cut-outs.
+
+Pure numpy, vectorised (a 854x480 overlay takes a few milliseconds). "Object" pixels
+are those whose label is neither 0 (background) nor 255 (void); void pixels are
+treated like background everywhere here.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .masks import DAVIS_PALETTE, VOID_LABEL, palette_array
+
+__all__ = ["contour_mask", "cutout", "cutout_rgba", "overlay", "side_by_side"]
+
+
+def _check(frame: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    frame = np.asarray(frame)
+    labels = np.asarray(labels)
+    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+        raise ValueError(f"frame must be a (H, W, 3) uint8 array, got {frame.shape} {frame.dtype}")
+    if labels.shape != frame.shape[:2]:
+        raise ValueError(f"labels shape {labels.shape} does not match frame size {frame.shape[:2]}")
+    if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
+        raise ValueError(f"labels must be an integer array, got dtype {labels.dtype}")
+    if labels.size and (int(labels.min()) < 0 or int(labels.max()) > 255):
+        raise ValueError(f"labels must be in 0..255, got {int(labels.min())}..{int(labels.max())}")
+    return frame, labels.astype(np.uint8, copy=False)
+
+
+def _objects(labels: np.ndarray) -> np.ndarray:
+    """``(H, W) bool``: pixels that belong to an object (label not 0, not void)."""
+    return (labels != 0) & (labels != VOID_LABEL)
+
+
+def contour_mask(labels: np.ndarray, width: int = 2) -> np.ndarray:
+    """Inner object contours of a label map.
+
+    A pixel is on the contour when it belongs to an object and lies within ``width - 1``
+    steps (4-connectivity) of a pixel of the same object whose 4-neighbour has another
+    label. The frame border does not count as a boundary. Contours are drawn inside the
+    objects, so background pixels are never part of a contour.
+
+    Args:
+        labels: ``(H, W)`` integer label map.
+        width: contour thickness in pixels (>= 1).
+
+    Returns:
+        ``(H, W) bool`` array.
+    """
+    lab = np.asarray(labels)
+    obj = _objects(lab)
+    edge = np.zeros(lab.shape, dtype=bool)
+    dv = lab[1:, :] != lab[:-1, :]
+    edge[1:, :] |= dv
+    edge[:-1, :] |= dv
+    dh = lab[:, 1:] != lab[:, :-1]
+    edge[:, 1:] |= dh
+    edge[:, :-1] |= dh
+    edge &= obj
+    for _ in range(width - 1):
+        # Grow by one pixel inside the objects. A grown pixel with another label than
+        # its neighbouring edge pixel is itself on its own object's edge already.
+        grown = edge.copy()
+        grown[1:, :] |= edge[:-1, :]
+        grown[:-1, :] |= edge[1:, :]
+        grown[:, 1:] |= edge[:, :-1]
+        grown[:, :-1] |= edge[:, 1:]
+        edge = grown & obj
+    return edge
+
+
+def overlay(
+    frame: np.ndarray,
+    labels: np.ndarray,
+    *,
+    alpha: float = 0.5,
+    contour: bool = True,
+    palette: bytes | np.ndarray = DAVIS_PALETTE,
+) -> np.ndarray:
+    """Colour the objects of ``labels`` on ``frame``.
+
+    Object pixels become ``(1 - alpha) * frame + alpha * colour`` with ``colour`` the
+    palette entry of their label; with ``contour=True`` a 2-pixel inner contour (see
+    :func:`contour_mask`) is drawn in the object's colour brightened halfway to white.
+    Background (0) and void (255) pixels are returned unchanged.
+
+    Args:
+        frame: ``(H, W, 3) uint8`` RGB.
+        labels: ``(H, W)`` integer label map, values 0..255.
+        alpha: colour opacity in [0, 1] (0 = frame only, 1 = solid colour).
+        contour: draw object contours.
+        palette: 768 bytes or a ``(N, 3)`` array; default :data:`DAVIS_PALETTE`.
+
+    Returns:
+        ``(H, W, 3) uint8`` RGB, a new array.
+    """
+    frame, lab = _check(frame, labels)
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+    colours = palette_array(palette)
+    out = frame.copy()
+    obj = _objects(lab)
+    if not obj.any():
+        return out
+    # Blend only object pixels, in 8.8 fixed point.
+    a = int(round(alpha * 256))
+    idx = np.nonzero(obj)
+    src = frame[idx].astype(np.uint16)
+    col = colours[lab[idx]].astype(np.uint16)
+    out[idx] = ((src * (256 - a) + col * a + 128) >> 8).astype(np.uint8)
+    if contour:
+        bright = colours + (255 - colours) // 2
+        edge = contour_mask(lab, width=2)
+        out[edge] = bright[lab[edge]]
+    return out
+
+
+def side_by_side(frame: np.ndarray, overlaid: np.ndarray) -> np.ndarray:
+    """Two ``(H, W, 3)`` images next to each other -> ``(H, 2W, 3)`` (same dtype)."""
+    frame = np.asarray(frame)
+    overlaid = np.asarray(overlaid)
+    if frame.shape != overlaid.shape or frame.ndim != 3:
+        raise ValueError(f"images must have the same (H, W, C) shape, got {frame.shape} and {overlaid.shape}")
+    return np.concatenate([frame, overlaid], axis=1)
+
+
+def cutout(
+    frame: np.ndarray, labels: np.ndarray, background: tuple[int, int, int] = (0, 255, 0)
+) -> np.ndarray:
+    """Keep object pixels, paint everything else ``background`` (green screen by default).
+
+    Args:
+        frame: ``(H, W, 3) uint8`` RGB.
+        labels: ``(H, W)`` integer label map.
+        background: RGB colour for non-object pixels.
+
+    Returns:
+        ``(H, W, 3) uint8``.
+    """
+    frame, lab = _check(frame, labels)
+    out = np.empty_like(frame)
+    out[...] = np.asarray(background, dtype=np.uint8)
+    obj = _objects(lab)
+    out[obj] = frame[obj]
+    return out
+
+
+def cutout_rgba(frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Frame with an alpha channel: opaque on objects, fully transparent elsewhere.
+
+    Returns:
+        ``(H, W, 4) uint8`` RGBA (RGB of transparent pixels is kept as in ``frame``).
+    """
+    frame, lab = _check(frame, labels)
+    alpha = np.where(_objects(lab), np.uint8(255), np.uint8(0))
+    return np.concatenate([frame, alpha[..., None]], axis=2)
