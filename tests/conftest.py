@@ -1,0 +1,74 @@
+"""Shared fixtures: where the shared data lives, and small seeded models."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from rgmp.config import ModelConfig
+from rgmp.model import RGMP, build_model
+
+SHARED_DATA = Path(os.environ.get("RGMP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+CLIPS = SHARED_DATA / "clips"
+KEYS_TSV = SHARED_DATA / "official-rgmp" / "keys.tsv"
+
+
+def require(path: Path) -> Path:
+    """Skip the calling test, with the reason, when a shared data file is absent."""
+    if not path.exists():
+        pytest.skip(f"shared data not found: {path} (set RGMP_SHARED_DATA to the data folder)")
+    return path
+
+
+def load_clip(name: str, count: int | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Frames (H,W,3) uint8 and the first-frame label map of a shared clip."""
+    frames_dir = require(CLIPS / "JPEGImages" / "480p" / name)
+    paths = sorted(frames_dir.glob("*.jpg"))[:count]
+    frames = [np.array(Image.open(p).convert("RGB")) for p in paths]
+    mask = np.array(Image.open(CLIPS / "Annotations" / "480p" / name / "00000.png"))
+    return frames, mask
+
+
+def seeded_model(config: ModelConfig, seed: int = 0) -> RGMP:
+    """A randomly initialised model whose frozen BatchNorm statistics are not the identity.
+
+    The head is scaled so that probabilities are not saturated, which keeps comparisons between two
+    implementations informative.
+    """
+    torch.manual_seed(seed)
+    model = build_model(config)
+    state = model.state_dict()
+    generator = torch.Generator().manual_seed(seed)
+    for key, value in state.items():
+        if "bn" in key or "downsample.1" in key:
+            if key.endswith("running_var"):
+                value.copy_(torch.empty_like(value).uniform_(0.5, 2.0, generator=generator))
+            elif key.endswith("running_mean") or key.endswith(".bias"):
+                value.copy_(torch.randn(value.shape, generator=generator) * 0.05)
+            elif key.endswith(".weight"):
+                value.copy_(torch.empty_like(value).uniform_(0.5, 1.0, generator=generator))
+    model.load_state_dict(state)
+    model.eval()
+    with torch.no_grad():  # calibrate the head: logits with a standard deviation of about 2
+        frame = torch.rand(1, 3, 64, 96, generator=generator)
+        mask = (torch.rand(1, 1, 64, 96, generator=generator) > 0.5).float()
+        logits = model(frame, mask, model.encode_reference(frame, mask))
+        model.decoder.pred2.weight.mul_(2 / logits.std())
+        model.decoder.pred2.bias.mul_(2 / logits.std())
+    return model
+
+
+@pytest.fixture(scope="session")
+def keys_tsv() -> list[tuple[str, tuple[int, ...]]]:
+    """(key, shape) of every entry of the authors' weights.pth, from keys.tsv."""
+    rows = []
+    for line in require(KEYS_TSV).read_text().splitlines():
+        if line and not line.startswith("#"):
+            key, shape, _ = line.split("\t")
+            rows.append((key, tuple(int(s) for s in shape.strip("()").split(",") if s.strip())))
+    return rows
