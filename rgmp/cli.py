@@ -39,8 +39,15 @@ def build_parser() -> argparse.ArgumentParser:
     source = seg.add_mutually_exclusive_group(required=True)
     source.add_argument("--video", type=Path, help="video file (mp4, mov, webm, avi, mkv)")
     source.add_argument("--frames", type=Path, help="folder of frames (jpg/png), processed in name order")
-    seg.add_argument("--mask", type=Path, required=True, help="label-map PNG of the annotated frame (DAVIS palette or 0/255)")
-    seg.add_argument("--mask-frame", type=int, default=0, help="index of the annotated frame; propagate forward from it")
+    seg.add_argument(
+        "--mask",
+        type=Path,
+        required=True,
+        help="label-map PNG of the annotated frame (DAVIS palette or 0/255)",
+    )
+    seg.add_argument(
+        "--mask-frame", type=int, default=0, help="index of the annotated frame; propagate forward from it"
+    )
     seg.add_argument("--out", type=Path, required=True, help="output folder for one palette PNG per frame")
     seg.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
     seg.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
@@ -72,16 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
 # segment
 
 
-def _open_frames(args: argparse.Namespace) -> tuple[Iterator[np.ndarray], list[str], float, int | None]:
-    """Lazy frames, output names (empty for a video: frames are numbered), fps, and frame count if known."""
+def _open_frames(
+    args: argparse.Namespace,
+) -> tuple[Iterator[np.ndarray], list[str], float, int | None, tuple[int, int]]:
+    """Lazy frames, output names (empty for a video: frames are numbered), fps, frame count if known, and
+    the frame size (height, width)."""
+    from PIL import Image
+
     from rgmp.io.video import iter_frame_folder, iter_video, list_frame_folder, probe_video
 
     if args.frames is not None:
         paths = list_frame_folder(args.frames)
+        with Image.open(paths[0]) as first:
+            width, height = first.size
         names = [p.stem for p in paths]
-        return (frame for _, frame in iter_frame_folder(args.frames)), names, args.fps, len(paths)
+        frames = (frame for _, frame in iter_frame_folder(args.frames))
+        return frames, names, args.fps, len(paths), (height, width)
     info = probe_video(args.video)
-    return iter_video(args.video), [], info.fps, info.num_frames
+    return iter_video(args.video), [], info.fps, info.num_frames, (info.height, info.width)
 
 
 def load_session_model(model: str | None, weights: Path | None):
@@ -95,6 +110,7 @@ def load_session_model(model: str | None, weights: Path | None):
 def run_segment(args: argparse.Namespace) -> None:
     from rgmp.device import parse_dtype, pick_device
     from rgmp.inference import Session, SessionOptions
+    from rgmp.inference.session import object_ids_of
     from rgmp.io.masks import read_mask, write_mask
     from rgmp.io.overlay import overlay
     from rgmp.io.video import VideoWriter
@@ -104,7 +120,13 @@ def run_segment(args: argparse.Namespace) -> None:
     if args.overlay is not None and args.overlay.suffix.lower() != ".mp4":
         raise CLIError(f"--overlay must name an .mp4 file, got {args.overlay}")
     mask = read_mask(args.mask)
-    frames, names, fps, total = _open_frames(args)
+    object_ids_of(mask)  # empty mask, too many objects: say so before any work starts
+    frames, names, fps, total, size = _open_frames(args)
+    if mask.shape != size:
+        raise CLIError(
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the frames are {size[1]}x{size[0]}: "
+            "give the label map of one frame of this clip"
+        )
     if total is not None and args.mask_frame >= total:
         raise CLIError(f"--mask-frame {args.mask_frame} is past the last frame ({total} frames)")
     model, _ = load_session_model(args.model, args.weights)

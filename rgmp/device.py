@@ -28,7 +28,7 @@ def pick_device(name: str | None = None) -> torch.device:
 
 
 def parse_dtype(name: str) -> torch.dtype | None:
-    """"fp32" → None (no autocast), "bf16" → torch.bfloat16, "fp16" → torch.float16."""
+    """ "fp32" → None (no autocast), "bf16" → torch.bfloat16, "fp16" → torch.float16."""
     if name not in DTYPES:
         raise ValueError(f"unknown precision {name!r}; choose one of {', '.join(DTYPES)}")
     return DTYPES[name]

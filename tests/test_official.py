@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import load_clip, seeded_model
 from PIL import Image
 
-from conftest import load_clip, seeded_model
 from rgmp.config import PAPER
 from rgmp.inference import Session, SessionOptions
 from rgmp.model import build_model
@@ -89,7 +89,12 @@ def _crop(frames, mask, height, width):
 
 @pytest.mark.parametrize(
     ("clip", "scales"),
-    [("rollerblade", (1.0,)), ("rollerblade", (0.5, 0.75, 1.0)), ("bike", (1.0,)), ("bike", (0.5, 0.75, 1.0))],
+    [
+        ("rollerblade", (1.0,)),
+        ("rollerblade", (0.5, 0.75, 1.0)),
+        ("bike", (1.0,)),
+        ("bike", (0.5, 0.75, 1.0)),
+    ],
 )
 def test_session_reproduces_released_inference(clip, scales, keys_tsv):
     """Same weights in both; real frames cropped to 240×427 (pads to 256×448) to keep the test short."""
@@ -101,7 +106,7 @@ def test_session_reproduces_released_inference(clip, scales, keys_tsv):
     session = Session(model, "cpu", SessionOptions(scales=scales))
     results = list(session.propagate(frames, mask))
     assert [r.index for r in results] == [0, 1, 2]
-    for result, want in zip(results, expected):
+    for result, want in zip(results, expected, strict=True):
         assert result.probs.shape == want.shape
         np.testing.assert_allclose(result.probs, want, atol=2e-4)
         assert (result.labels == want.argmax(0)).mean() >= 0.999
@@ -124,12 +129,31 @@ def test_cli_segment_with_official_weights_matches_release(tmp_path, keys_tsv):
     for p in tmp_path.glob("0*.png"):
         p.rename(frames_dir / p.name)
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "rgmp", "segment", "--frames", str(frames_dir), "--mask", str(tmp_path / "mask.png"),
-           "--out", str(out), "--model", "paper", "--weights", str(tmp_path / "weights.pth"), "--scales", "1.0",
-           "--size", "0", "--device", "cpu"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rgmp",
+        "segment",
+        "--frames",
+        str(frames_dir),
+        "--mask",
+        str(tmp_path / "mask.png"),
+        "--out",
+        str(out),
+        "--model",
+        "paper",
+        "--weights",
+        str(tmp_path / "weights.pth"),
+        "--scales",
+        "1.0",
+        "--size",
+        "0",
+        "--device",
+        "cpu",
+    ]
     subprocess.run(cmd, check=True, capture_output=True)
     oracle = released.load_released(state)
     expected = released.released_inference(oracle, frames, mask, (1.0,)).argmax(1)
     written = [np.array(Image.open(out / f"{i:05d}.png")) for i in range(2)]
-    for got, want in zip(written, expected):
+    for got, want in zip(written, expected, strict=True):
         assert (got == want).mean() >= 0.999

@@ -234,7 +234,9 @@ def _check_frame(frame: np.ndarray, size: tuple[int, int], index: int) -> np.nda
         raise SessionError(
             f"frame {index} is {frame.shape[1]}x{frame.shape[0]} but the mask/first frame is {size[1]}x{size[0]}"
         )
-    return np.ascontiguousarray(frame)
+    if not frame.flags.writeable or not frame.flags.c_contiguous:
+        frame = np.array(frame, order="C")  # torch.from_numpy needs a writable, contiguous array
+    return frame
 
 
 def _frame_iterator(frames: Iterable[np.ndarray] | str | Path) -> Iterator[np.ndarray]:

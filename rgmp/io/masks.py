@@ -78,7 +78,15 @@ _SORTED_KEYS = _PALETTE_KEYS[_KEY_ORDER]
 
 
 def _binary_or_labels(gray: np.ndarray) -> np.ndarray:
-    """Grayscale mask -> label map: dark (max < 128) = labels as stored, else 0/1 (> 0 = object)."""
+    """Grayscale mask -> label map: dark (max < 128) = labels as stored, else 0/1 (> 0 = object).
+
+    A 16-bit label map with several ids above 255 cannot be written as a palette PNG: it raises.
+    """
+    if gray.size and int(gray.max()) > 255 and len(np.unique(gray)) > 2:
+        raise MaskError(
+            f"the mask holds {len(np.unique(gray)) - 1} ids up to {int(gray.max())}: more objects than the "
+            "DAVIS palette holds (ids 1..254)"
+        )
     if gray.size and int(gray.max()) < _GRAY_LABEL_MAX:
         return gray.astype(np.uint8)
     return (gray > 0).astype(np.uint8)

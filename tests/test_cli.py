@@ -1,0 +1,242 @@
+"""``python -m rgmp segment`` and ``evaluate`` end to end on real frames, and every bad input."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+
+import av
+import numpy as np
+import pytest
+from conftest import CLIPS, require, seeded_model
+from PIL import Image
+
+from rgmp.cli import main
+from rgmp.config import LITE, ModelConfig
+from rgmp.io.masks import DAVIS_PALETTE, write_mask
+from rgmp.io.video import VideoWriter, probe_video
+from rgmp.weights import save_checkpoint
+
+TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_checkpoint(path, seeded_model(TINY), {"purpose": "tests"})
+    return path
+
+
+@pytest.fixture(scope="module")
+def rollerblade():
+    frames = require(CLIPS / "JPEGImages" / "480p" / "rollerblade")
+    return frames, CLIPS / "Annotations" / "480p" / "rollerblade" / "00000.png"
+
+
+def segment(*args: str) -> int:
+    return main(["segment", "--device", "cpu", "--size", "120", *args])
+
+
+def test_segment_frames_then_evaluate(tmp_path, weights, rollerblade):
+    frames, mask = rollerblade
+    out = tmp_path / "results" / "rollerblade"
+    code = segment(
+        "--frames",
+        str(frames),
+        "--mask",
+        str(mask),
+        "--out",
+        str(out),
+        "--weights",
+        str(weights),
+        "--save-probs",
+        "--overlay",
+        str(tmp_path / "overlay.mp4"),
+    )
+    assert code == 0
+    names = sorted(p.stem for p in frames.glob("*.jpg"))
+    assert sorted(p.stem for p in out.glob("*.png")) == names
+    first = Image.open(out / "00000.png")
+    assert first.mode == "P" and first.size == (854, 480) and bytes(first.getpalette()) == DAVIS_PALETTE
+    np.testing.assert_array_equal(np.array(first), np.array(Image.open(mask)))
+    probs = np.load(out / "00010.npy")
+    assert probs.shape == (2, 480, 854) and probs.dtype == np.float16
+    agreement = np.array(Image.open(out / "00010.png")) == probs.astype(np.float32).argmax(0)
+    assert agreement.mean() > 0.999  # float16 rounding may flip a tie
+    info = probe_video(tmp_path / "overlay.mp4")
+    assert (info.width, info.height, info.num_frames) == (854, 480, 35)
+    assert not list(tmp_path.glob("results/.*"))  # staging folder removed
+
+    for p in out.glob("*.npy"):
+        p.unlink()
+    assert (
+        main(
+            [
+                "evaluate",
+                "--results",
+                str(tmp_path / "results"),
+                "--davis",
+                str(CLIPS),
+                "--sequences",
+                "rollerblade",
+            ]
+        )
+        == 0
+    )
+    rows = list(csv.DictReader((tmp_path / "results" / "global_results-val.csv").open()))
+    assert list(rows[0]) == ["J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay"]
+    assert 0 <= float(rows[0]["J-Mean"]) <= 1
+    per_seq = list(csv.DictReader((tmp_path / "results" / "per-sequence_results-val.csv").open()))
+    assert [r["Sequence"] for r in per_seq] == ["rollerblade_1"]
+
+
+def test_segment_video_from_mask_frame(tmp_path, weights, rollerblade):
+    frames, mask = rollerblade
+    video = tmp_path / "clip.mp4"
+    with VideoWriter(video, 12) as writer:
+        for path in sorted(frames.glob("*.jpg"))[:6]:
+            writer.write(np.array(Image.open(path).convert("RGB")))
+    out = tmp_path / "out"
+    assert (
+        segment(
+            "--video",
+            str(video),
+            "--mask",
+            str(mask),
+            "--mask-frame",
+            "2",
+            "--out",
+            str(out),
+            "--weights",
+            str(weights),
+        )
+        == 0
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["00002.png", "00003.png", "00004.png", "00005.png"]
+
+
+def test_module_entry_point_reports_missing_file_without_traceback(tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rgmp",
+            "segment",
+            "--video",
+            str(tmp_path / "none.mp4"),
+            "--mask",
+            str(tmp_path / "none.png"),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().startswith("error:") and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def _frames_dir(tmp_path, sizes):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i, (h, w) in enumerate(sizes):
+        Image.fromarray(np.full((h, w, 3), 40 * i, np.uint8)).save(folder / f"{i:05d}.png")
+    return folder
+
+
+def _mask(tmp_path, labels, name="mask.png"):
+    write_mask(tmp_path / name, labels)
+    return tmp_path / name
+
+
+def _bad(capsys, *args) -> str:
+    assert segment(*args) == 2
+    err = capsys.readouterr().err.strip()
+    assert "Traceback" not in err and err.splitlines()[-1].startswith("error:")
+    return err.splitlines()[-1]
+
+
+def test_bad_inputs_exit_2_with_one_line(tmp_path, weights, capsys):
+    frames = _frames_dir(tmp_path, [(32, 48)] * 3)
+    good = np.zeros((32, 48), np.uint8)
+    good[5:20, 5:20] = 1
+    mask = _mask(tmp_path, good)
+    out = str(tmp_path / "out")
+    common = ["--weights", str(weights), "--out", out]
+    assert "not found" in _bad(capsys, "--frames", str(frames), "--mask", str(tmp_path / "no.png"), *common)
+    (tmp_path / "junk.png").write_text("not an image")
+    assert "cannot read" in _bad(capsys, "--frames", str(frames), "--mask", str(tmp_path / "junk.png"), *common)
+    small = _mask(tmp_path, good[:16], "small.png")
+    assert "mask is 48x16 but the frames are 48x32" in _bad(
+        capsys, "--frames", str(frames), "--mask", str(small), *common
+    )
+    empty = _mask(tmp_path, np.zeros_like(good), "empty.png")
+    assert "empty" in _bad(capsys, "--frames", str(frames), "--mask", str(empty), *common)
+    many = np.zeros((32, 48), np.uint16)
+    many.flat[:300] = np.arange(1, 301)
+    Image.fromarray(many).save(tmp_path / "many.png")
+    assert "palette" in _bad(capsys, "--frames", str(frames), "--mask", str(tmp_path / "many.png"), *common)
+    zero = tmp_path / "zero.avi"
+    with av.open(str(zero), "w") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 48, 32, "yuv420p"
+        container.start_encoding()
+    assert "zero" in _bad(capsys, "--video", str(zero), "--mask", str(mask), *common)
+    (tmp_path / "text.mp4").write_text("hello")
+    _bad(capsys, "--video", str(tmp_path / "text.mp4"), "--mask", str(mask), *common)
+    assert "past the last frame" in _bad(
+        capsys, "--frames", str(frames), "--mask", str(mask), "--mask-frame", "7", *common
+    )
+    (tmp_path / "bad.pt").write_bytes(b"\x00" * 10)
+    assert "cannot read" in _bad(
+        capsys,
+        "--frames",
+        str(frames),
+        "--mask",
+        str(mask),
+        "--weights",
+        str(tmp_path / "bad.pt"),
+        "--out",
+        out,
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_failure_mid_clip_leaves_nothing_that_looks_complete(tmp_path, weights, capsys):
+    frames = _frames_dir(tmp_path, [(32, 48), (32, 48), (32, 48), (40, 48)])  # the last frame differs in size
+    good = np.zeros((32, 48), np.uint8)
+    good[5:20, 5:20] = 1
+    mask = _mask(tmp_path, good)
+    _bad(
+        capsys,
+        "--frames",
+        str(frames),
+        "--mask",
+        str(mask),
+        "--weights",
+        str(weights),
+        "--out",
+        str(tmp_path / "out"),
+        "--overlay",
+        str(tmp_path / "o.mp4"),
+    )
+    assert not (tmp_path / "out").exists() and not (tmp_path / "o.mp4").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_missing_default_weights_explain_where_to_get_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("rgmp.weights.PACKAGE_WEIGHTS", tmp_path)
+    monkeypatch.delenv("RGMP_WEIGHTS_DIR", raising=False)
+    frames = _frames_dir(tmp_path, [(32, 48)])
+    good = np.zeros((32, 48), np.uint8)
+    good[5:20, 5:20] = 1
+    mask = _mask(tmp_path, good)
+    err = _bad(capsys, "--frames", str(frames), "--mask", str(mask), "--model", "paper", "--out", str(tmp_path / "o"))
+    assert "weights.pth" in err and "github.com/seoungwugoh/RGMP" in err
+
+
+def test_evaluate_bad_input(tmp_path, capsys):
+    assert main(["evaluate", "--results", str(tmp_path), "--davis", str(tmp_path / "nowhere")]) == 2
+    assert capsys.readouterr().err.startswith("error:")

@@ -1,0 +1,136 @@
+"""The streaming session: laziness, one result per frame, object ids, options and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from conftest import seeded_model
+
+from rgmp.config import LITE, ModelConfig
+from rgmp.inference import Session, SessionError, SessionOptions
+
+TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
+
+
+@pytest.fixture(scope="module")
+def model():
+    return seeded_model(TINY, seed=0)
+
+
+def clip(num_frames=5, height=48, width=80, seed=0):
+    """Moving bright square on noise; the first-frame mask has objects 3 and 7 (non-contiguous ids)."""
+    rng = np.random.default_rng(seed)
+    frames = []
+    for t in range(num_frames):
+        frame = rng.integers(0, 80, (height, width, 3), dtype=np.uint8)
+        frame[10:30, 10 + 3 * t : 30 + 3 * t] = 230
+        frames.append(frame)
+    mask = np.zeros((height, width), np.uint8)
+    mask[10:30, 10:20] = 3
+    mask[10:30, 20:30] = 7
+    return frames, mask
+
+
+def test_one_result_per_frame_lazily_and_reference_encoded_once(model):
+    frames, mask = clip(6)
+    pulled = []
+
+    def source():
+        for i, frame in enumerate(frames):
+            pulled.append(i)
+            yield frame
+
+    session = Session(model, "cpu", SessionOptions(scales=(0.5, 1.0)))
+    results = session.propagate(source(), mask)
+    first = next(results)
+    assert first.index == 0 and pulled == [0]  # nothing read ahead
+    np.testing.assert_array_equal(first.labels, mask)
+    second = next(results)
+    assert second.index == 1 and pulled == [0, 1]
+    rest = list(results)
+    assert [r.index for r in rest] == [2, 3, 4, 5]
+    assert session.reference_encodings == 2  # once per scale for the whole clip, all objects batched
+
+
+def test_results_keep_object_ids_and_are_distributions(model):
+    frames, mask = clip()
+    for merge in ("soft", "naive", "wta"):
+        results = list(Session(model, "cpu", SessionOptions(merge=merge)).propagate(frames, mask))
+        for result in results:
+            assert result.object_ids == [3, 7]
+            assert result.probs.shape == (3, 48, 80) and result.probs.dtype == np.float32
+            np.testing.assert_allclose(result.probs.sum(0), 1, atol=1e-5)
+            assert set(np.unique(result.labels)) <= {0, 3, 7}
+            ids = np.array([0, 3, 7])[result.probs.argmax(0)]
+            np.testing.assert_array_equal(result.labels, ids)
+
+
+def test_start_frame_skips_earlier_frames(model):
+    frames, mask = clip(5)
+    results = list(Session(model, "cpu").propagate(frames, mask, start=2))
+    assert [r.index for r in results] == [2, 3, 4]
+    with pytest.raises(SessionError, match="no frame 9"):
+        list(Session(model, "cpu").propagate(frames, mask, start=9))
+
+
+def test_void_label_is_ignored_and_labels_round_trip(model):
+    frames, mask = clip(2)
+    mask[0:5, 0:5] = 255
+    first = next(Session(model, "cpu").propagate(frames, mask))
+    assert first.object_ids == [3, 7] and (first.labels[0:5, 0:5] == 0).all()
+
+
+def test_processing_size_returns_source_size(model):
+    frames, mask = clip(3, height=96, width=160)
+    results = list(Session(model, "cpu", SessionOptions(size=48)).propagate(frames, mask))
+    assert all(r.labels.shape == (96, 160) and r.probs.shape == (3, 96, 160) for r in results)
+
+
+def test_ablations_cut_their_input(model):
+    frames, mask = clip(3)
+    other = [frames[0], np.flipud(frames[1]).copy(), frames[2]]
+    # -Prev: frame 2 no longer depends on what happened at frame 1.
+    no_prev = SessionOptions(no_previous=True)
+    a = list(Session(model, "cpu", no_prev).propagate(frames, mask))[2].probs
+    b = list(Session(model, "cpu", no_prev).propagate(other, mask))[2].probs
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    # -Ref: the reference frame's pixels no longer matter.
+    no_ref = SessionOptions(no_reference=True)
+    noisy = [np.zeros_like(frames[0]), *frames[1:]]
+    a = list(Session(model, "cpu", no_ref).propagate(frames, mask))[1].probs
+    b = list(Session(model, "cpu", no_ref).propagate(noisy, mask))[1].probs
+    np.testing.assert_allclose(a, b, atol=1e-6)
+    c = list(Session(model, "cpu").propagate(noisy, mask))[1].probs
+    assert np.abs(a - c).max() > 1e-4  # ...whereas normally they do
+
+
+def test_bfloat16_autocast_agrees_with_float32(model):
+    frames, mask = clip(3)
+    full = list(Session(model, "cpu").propagate(frames, mask))
+    half = list(Session(model, "cpu", SessionOptions(dtype=torch.bfloat16)).propagate(frames, mask))
+    for a, b in zip(full, half, strict=True):
+        assert (a.labels == b.labels).mean() > 0.95
+
+
+def test_bad_input_is_reported(model):
+    frames, mask = clip(3)
+    session = Session(model, "cpu")
+    with pytest.raises(SessionError, match="empty"):
+        list(session.propagate(frames, np.zeros_like(mask)))
+    with pytest.raises(SessionError, match="80x48"):
+        list(session.propagate(frames, mask[:, :40]))
+    with pytest.raises(SessionError, match="at most 254"):
+        list(session.propagate(frames, np.arange(48 * 80).reshape(48, 80) % 300))
+    with pytest.raises(SessionError, match="frame 1"):
+        list(session.propagate([frames[0], frames[1][:, :40]], mask))
+    with pytest.raises(SessionError, match="uint8"):
+        list(session.propagate([frames[0].astype(np.float32)], mask))
+    with pytest.raises(SessionError, match="2-D"):
+        list(session.propagate(frames, mask[None]))
+    with pytest.raises(SessionError, match="no frame 0"):
+        list(session.propagate([], mask))
+    with pytest.raises(SessionError, match="merge"):
+        SessionOptions(merge="max")
+    with pytest.raises(SessionError, match="scales"):
+        SessionOptions(scales=(0.0,))
