@@ -43,6 +43,8 @@ class SessionOptions:
         no_reference: ablation −Ref: the decoder sees zeros instead of the reference features.
         no_previous: ablation −Prev: the guidance mask is all zeros on every target frame.
         dtype: autocast dtype (torch.bfloat16 / torch.float16), None = float32.
+        channels_last: run the network in channels-last memory format (much faster convolutions through
+            oneDNN on CPUs and cuDNN on GPUs; same results up to float rounding).
     """
 
     scales: tuple[float, ...] | None = None
@@ -51,6 +53,7 @@ class SessionOptions:
     no_reference: bool = False
     no_previous: bool = False
     dtype: torch.dtype | None = None
+    channels_last: bool = True
 
     def __post_init__(self) -> None:
         if self.merge not in MERGE_MODES:
@@ -115,8 +118,9 @@ class Session:
 
     def __init__(self, model: RGMP, device: torch.device | str = "cpu", options: SessionOptions | None = None):
         self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
         self.options = options or SessionOptions()
+        memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
+        self.model = model.to(self.device, memory_format=memory_format).eval()
         self.scales = self.options.scales or model.config.default_scales
         self.reference_encodings = 0
         """How many times a reference has been encoded (once per scale and clip), for tests and logs."""
@@ -166,7 +170,8 @@ class Session:
         x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float() / 255
         if tuple(x.shape[-2:]) != (canvas.height, canvas.width):
             x = F.interpolate(x, size=(canvas.height, canvas.width), mode="bilinear", antialias=True)
-        return canvas.pad(x)
+        x = canvas.pad(x)
+        return x.contiguous(memory_format=torch.channels_last) if self.options.channels_last else x
 
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
