@@ -109,10 +109,11 @@ def load_session_model(model: str | None, weights: Path | None):
 
 def run_segment(args: argparse.Namespace) -> None:
     from rgmp.device import parse_dtype, pick_device
-    from rgmp.inference import Session, SessionOptions
+    from rgmp.inference import FrameResult, Session, SessionOptions
     from rgmp.inference.session import object_ids_of
     from rgmp.io.masks import read_mask, write_mask
     from rgmp.io.overlay import overlay
+    from rgmp.io.pipeline import BackgroundWriter, prefetch
     from rgmp.io.video import VideoWriter
 
     if args.mask_frame < 0:
@@ -141,7 +142,7 @@ def run_segment(args: argparse.Namespace) -> None:
     )
     session = Session(model, device, options)
 
-    # Keep the frames the overlay needs: the session consumes them, so tee each one through.
+    # The overlay needs each frame again after the session consumed it: tee it through.
     current: dict[str, np.ndarray] = {}
 
     def remember(source: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
@@ -153,17 +154,22 @@ def run_segment(args: argparse.Namespace) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.partial-", dir=args.out.parent))
     try:
         with ExitStack() as stack:
-            writer = stack.enter_context(VideoWriter(args.overlay, fps)) if args.overlay else None
+            video = stack.enter_context(VideoWriter(args.overlay, fps)) if args.overlay else None
+            background = stack.enter_context(BackgroundWriter())
             bar = stack.enter_context(
                 tqdm(total=None if total is None else total - args.mask_frame, unit="frame", desc="segment")
             )
-            for result in session.propagate(remember(frames), mask, start=args.mask_frame):
-                name = names[result.index] if names else f"{result.index:05d}"
+
+            def save(name: str, result: FrameResult, frame: np.ndarray) -> None:
                 write_mask(staging / f"{name}.png", result.labels)
                 if args.save_probs:
                     np.save(staging / f"{name}.npy", result.probs.astype(np.float16))
-                if writer is not None:
-                    writer.write(overlay(current["frame"], result.labels))
+                if video is not None:
+                    video.write(overlay(frame, result.labels))
+
+            for result in session.propagate(remember(prefetch(frames)), mask, start=args.mask_frame):
+                name = names[result.index] if names else f"{result.index:05d}"
+                background.submit(save, name, result, current["frame"])
                 bar.update()
         _publish(staging, args.out)
     finally:

@@ -1,0 +1,86 @@
+"""Overlapping I/O with inference: a read-ahead thread for frames and an ordered background writer.
+
+Decoding (PyAV, Pillow) and encoding (PNG, H.264) release the GIL, so running them beside the network keeps
+the end-to-end frame rate close to the model-only one. Both bound how far they run ahead, so memory stays flat.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_DONE = object()
+
+
+def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, at most ``depth`` items ahead of the consumer.
+
+    An exception raised while producing is re-raised in the consumer at the same position; closing the returned
+    generator early stops the producer.
+    """
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put(_DONE)
+        except BaseException as err:  # handed to the consumer
+            buffer.put(err)
+
+    thread = threading.Thread(target=produce, name="rgmp-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+
+
+class BackgroundWriter:
+    """Runs write jobs in order on one background thread, at most ``depth`` jobs behind.
+
+    Use as a context manager; an exception in a job is re-raised by the next :meth:`submit` or on exit.
+    """
+
+    def __init__(self, depth: int = 8) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rgmp-writer")
+        self._pending: deque[Future[None]] = deque()
+        self._depth = depth
+
+    def submit(self, job: Callable[..., None], *args: Any) -> None:
+        while self._pending and (self._pending[0].done() or len(self._pending) >= self._depth):
+            self._pending.popleft().result()
+        self._pending.append(self._executor.submit(job, *args))
+
+    def __enter__(self) -> BackgroundWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                while self._pending:
+                    self._pending.popleft().result()
+        finally:
+            for future in self._pending:
+                future.cancel()
+            self._executor.shutdown(wait=True)

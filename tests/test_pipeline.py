@@ -1,0 +1,68 @@
+"""Read-ahead and background writing keep order, bound memory and pass errors on."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from rgmp.io.pipeline import BackgroundWriter, prefetch
+
+
+def test_prefetch_keeps_order_and_runs_ahead_boundedly():
+    produced = []
+
+    def source():
+        for i in range(20):
+            produced.append(i)
+            yield i
+
+    stream = prefetch(source(), depth=3)
+    assert next(stream) == 0
+    time.sleep(0.2)
+    assert len(produced) <= 1 + 3 + 1  # consumed + buffered + one waiting to be put
+    assert list(stream) == list(range(1, 20))
+
+
+def test_prefetch_reraises_at_the_same_position():
+    def source():
+        yield 1
+        raise ValueError("broken frame")
+
+    stream = prefetch(source())
+    assert next(stream) == 1
+    with pytest.raises(ValueError, match="broken frame"):
+        next(stream)
+
+
+def test_prefetch_stops_its_thread_when_closed():
+    stream = prefetch(iter(range(10**9)), depth=2)
+    next(stream)
+    stream.close()
+    time.sleep(0.3)
+    assert not any(t.name == "rgmp-prefetch" and t.is_alive() for t in threading.enumerate())
+
+
+def test_background_writer_runs_jobs_in_order_off_thread():
+    seen, threads = [], set()
+
+    def job(i):
+        threads.add(threading.current_thread().name)
+        seen.append(i)
+
+    with BackgroundWriter(depth=2) as writer:
+        for i in range(10):
+            writer.submit(job, i)
+    assert seen == list(range(10))
+    assert all(name.startswith("rgmp-writer") for name in threads)
+
+
+def test_background_writer_reports_a_failed_job():
+    def fail():
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"), BackgroundWriter() as writer:
+        writer.submit(fail)
+        time.sleep(0.1)
+        writer.submit(lambda: None)
