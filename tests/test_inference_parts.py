@@ -80,3 +80,12 @@ def test_naive_and_winner_take_all():
     assert torch.equal(guidance, objects)
     with pytest.raises(ValueError, match="unknown merge"):
         merge("max", objects)
+
+
+def test_soft_product_estimates_the_background_without_a_pass():
+    objects = _probs(2)
+    distribution, guidance = merge("soft-product", objects)
+    union = 1 - (1 - objects[0]) * (1 - objects[1])
+    torch.testing.assert_close(distribution, soft_aggregate(union, objects))
+    torch.testing.assert_close(guidance, distribution[1:])
+    assert pass_masks("soft-product", objects).shape[0] == 2  # no background pass

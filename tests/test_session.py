@@ -55,7 +55,7 @@ def test_one_result_per_frame_lazily_and_reference_encoded_once(model):
 
 def test_results_keep_object_ids_and_are_distributions(model):
     frames, mask = clip()
-    for merge in ("soft", "naive", "wta"):
+    for merge in ("soft", "soft-product", "naive", "wta"):
         results = list(Session(model, "cpu", SessionOptions(merge=merge)).propagate(frames, mask))
         for result in results:
             assert result.object_ids == [3, 7]

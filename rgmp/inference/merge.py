@@ -12,8 +12,8 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-MergeMode = Literal["soft", "naive", "wta"]
-MERGE_MODES: tuple[str, ...] = ("soft", "naive", "wta")
+MergeMode = Literal["soft", "soft-product", "naive", "wta"]
+MERGE_MODES: tuple[str, ...] = ("soft", "soft-product", "naive", "wta")
 EPS = 1e-7
 
 
@@ -66,7 +66,7 @@ def merge(mode: MergeMode, outputs: Tensor) -> tuple[Tensor, Tensor]:
     """Merge the B pass outputs of one frame.
 
     Args:
-        mode: "soft", "naive" or "wta".
+        mode: "soft", "soft-product" (eq. 1 without the background pass: cheaper), "naive" or "wta".
         outputs: (B, h, w) pass outputs; with a background pass (see :func:`uses_background_pass`) it comes first.
 
     Returns:
@@ -80,6 +80,9 @@ def merge(mode: MergeMode, outputs: Tensor) -> tuple[Tensor, Tensor]:
         return distribution, pass_masks(mode, distribution[1:])
     if outputs.shape[0] == 1:  # one object: every mode reduces to [1 - p, p], as released
         return torch.cat([1 - outputs, outputs]), outputs
+    if mode == "soft-product":  # eq. 1 with p(union) = 1 - prod_k (1 - p_k) instead of a background pass
+        distribution = soft_aggregate(1 - torch.prod(1 - outputs, dim=0), outputs)
+        return distribution, distribution[1:]
     if mode == "wta":
         distribution = winner_take_all(outputs)
         return distribution, distribution[1:]

@@ -36,8 +36,9 @@ class SessionOptions:
     Attributes:
         scales: inference scales whose outputs are averaged; None = the model's default (0.5, 0.75, 1.0 for
             the paper model, as released).
-        merge: several-object merge: "soft" (paper eq. 1 with a background pass, as released), "naive" or
-            "wta" (winner-take-all), the alternatives the paper compares.
+        merge: several-object merge: "soft" (paper eq. 1 with a background pass, as released),
+            "soft-product" (eq. 1 with the background estimated as the product of (1 - p) over objects: one
+            network pass fewer), "naive" or "wta" (winner-take-all), the alternatives the paper compares.
         size: process frames resized so that their short side is ``size`` pixels (outputs are resized back);
             None = the frames' own size.
         no_reference: ablation −Ref: the decoder sees zeros instead of the reference features.
