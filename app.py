@@ -1,0 +1,42 @@
+"""Start the RGMP demo: ``python app.py`` (Hugging Face Spaces runs this same file).
+
+Binds 127.0.0.1 unless told otherwise (``--host 0.0.0.0`` or ``GRADIO_SERVER_NAME``, which Spaces sets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="RGMP video object segmentation demo (Gradio)")
+    parser.add_argument(
+        "--host",
+        default=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
+        help="interface to bind (default $GRADIO_SERVER_NAME or 127.0.0.1; 0.0.0.0 to serve a network)",
+    )
+    parser.add_argument("--port", type=int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
+    parser.add_argument("--device", default=None, help="cuda, mps or cpu (default $RGMP_DEVICE, else the best)")
+    parser.add_argument(
+        "--random-weights",
+        action="store_true",
+        help="use a randomly initialised lite network (meaningless masks; to work on the page without weights)",
+    )
+    args = parser.parse_args(argv)
+
+    from demo.app import build_demo, launch_demo
+    from demo.limits import Limits
+    from demo.models import random_model_loader
+
+    limits = Limits.from_env()
+    demo = build_demo(
+        model_loader=random_model_loader() if args.random_weights else None, limits=limits, device=args.device
+    )
+    launch_demo(demo, host=args.host, port=args.port, limits=limits)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""From the image editor's strokes to a label map, and back.
+
+``gr.ImageEditor(type="numpy", image_mode="RGBA")`` hands over ``{"background", "layers", "composite"}``: each
+layer is an (H, W, 4) uint8 image, transparent except the strokes. One object is one colour within one layer:
+two colours in a layer are two objects, and the same colour on two layers is two objects as well. A stroke in
+a DAVIS palette colour keeps that colour's index as object id (so a mask loaded into the editor and touched up
+keeps its ids); other colours get the smallest free ids, in layer order. Later layers are painted over earlier
+ones; the eraser makes pixels transparent, which is background.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from demo.errors import DemoError
+from rgmp.inference.session import MAX_OBJECTS
+from rgmp.io.masks import palette_array
+
+PALETTE = palette_array()
+"""(256, 3) uint8: the DAVIS palette; object k is drawn in colour PALETTE[k]."""
+
+BRUSH_COLOURS = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in PALETTE[1:9]]
+"""The brush colours offered in the editor: objects 1..8 of the DAVIS palette."""
+
+_SPECK_PIXELS = 16
+_SPECK_SHARE = 0.01
+"""A colour on fewer than 16 pixels and less than 1% of a layer's strokes is an anti-aliasing speck of a
+neighbouring stroke, not an object: its pixels join the nearest kept colour."""
+
+
+def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 → (...) int64 keys 0xRRGGBB."""
+    rgb = rgb.astype(np.int64)
+    return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+
+
+_PALETTE_IDS = {int(key): index for index, key in enumerate(_rgb_keys(PALETTE)) if index not in (0, 255)}
+
+
+def editor_frame(value: dict[str, Any] | None) -> np.ndarray:
+    """The background frame of an editor value as (H, W, 3) uint8 RGB."""
+    background = None if value is None else value.get("background")
+    if background is None:
+        raise DemoError("no frame to annotate yet: upload a video or pick an example first")
+    return np.ascontiguousarray(np.asarray(background)[..., :3])
+
+
+def labels_from_editor(value: dict[str, Any] | None) -> np.ndarray:
+    """The label map painted in an editor value.
+
+    Args:
+        value: ``{"background": (H, W, 3|4), "layers": [(H, W, 4) uint8, ...], "composite": ...}``.
+
+    Returns:
+        (H, W) uint8 label map: 0 = background, 1..254 = objects (see the module docstring for the ids).
+
+    Raises:
+        DemoError: no frame in the editor, a layer of another size than the frame, or too many objects.
+    """
+    height, width = editor_frame(value).shape[:2]
+    labels = np.zeros((height, width), np.uint8)
+    used: set[int] = set()
+    for number, layer in enumerate(value.get("layers") or [], start=1):
+        layer = np.asarray(layer)
+        if layer.shape[:2] != (height, width):
+            raise DemoError(
+                f"layer {number} is {layer.shape[1]}×{layer.shape[0]} but the frame is {width}×{height}: "
+                "clear the editor and paint again"
+            )
+        if layer.ndim != 3 or layer.shape[2] != 4:
+            continue  # a layer without alpha cannot hold strokes
+        painted = layer[..., 3] >= 128
+        if not painted.any():
+            continue
+        rgb = layer[..., :3][painted].astype(np.int64)
+        colours = _stroke_colours(rgb)
+        slots = ((rgb[:, None] - colours[None]) ** 2).sum(axis=2).argmin(axis=1)
+        keys = _rgb_keys(colours).tolist()
+        ids = np.zeros(len(keys), np.uint8)
+        for slot in sorted(range(len(keys)), key=lambda s: keys[s] not in _PALETTE_IDS):  # palette colours first
+            ids[slot] = _palette_id(keys[slot], used)
+        labels[painted] = ids[slots]
+    return labels
+
+
+def _stroke_colours(rgb: np.ndarray) -> np.ndarray:
+    """(N, 3) stroke pixels → (C, 3) colours of the layer's objects, most used first, specks left out."""
+    colours, counts = np.unique(rgb, axis=0, return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    colours, counts = colours[order], counts[order]
+    keep = counts >= min(_SPECK_PIXELS, _SPECK_SHARE * len(rgb))
+    keep[0] = True
+    return colours[keep]
+
+
+def _palette_id(colour: int, used: set[int]) -> int:
+    """The id of a stroke colour (0xRRGGBB): its DAVIS palette index if free, else the smallest free id.
+
+    The id is added to ``used``.
+    """
+    object_id = _PALETTE_IDS.get(colour)
+    if object_id is None or object_id in used:
+        object_id = next((i for i in range(1, MAX_OBJECTS + 1) if i not in used), None)
+        if object_id is None:
+            raise DemoError(f"more than {MAX_OBJECTS} objects painted: use fewer colours and layers")
+    used.add(object_id)
+    return object_id
+
+
+def paint_labels(labels: np.ndarray) -> np.ndarray:
+    """A label map as one editor layer: (H, W, 4) uint8, object k in PALETTE[k], opaque; background transparent."""
+    labels = np.asarray(labels)
+    layer = np.zeros((*labels.shape, 4), np.uint8)
+    objects = (labels != 0) & (labels != 255)
+    layer[..., :3] = PALETTE[labels]
+    layer[..., 3] = np.where(objects, 255, 0)
+    layer[~objects, :3] = 0
+    return layer
+
+
+def editor_value(frame: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
+    """An editor value showing ``frame`` (H, W, 3) with ``labels`` (H, W) painted on one layer (or none)."""
+    layers = [] if labels is None or not np.any((labels != 0) & (labels != 255)) else [paint_labels(labels)]
+    return {"background": frame, "layers": layers, "composite": None}
+
+
+def describe_objects(labels: np.ndarray | None) -> str:
+    """HTML line for the page: how many objects are painted, each with its colour swatch."""
+    if labels is None:
+        return "No frame loaded."
+    ids = [int(i) for i in np.unique(labels) if i not in (0, 255)]
+    if not ids:
+        return "**0 objects** painted: paint each object in its own colour (or on its own layer), or upload a mask."
+    swatches = " ".join(
+        f'<span style="display:inline-block;width:0.9em;height:0.9em;background:#{r:02x}{g:02x}{b:02x};'
+        f'vertical-align:middle;border-radius:2px"></span>&nbsp;{i}'
+        for i, (r, g, b) in ((i, PALETTE[i]) for i in ids)
+    )
+    return f"**{len(ids)} object{'s' if len(ids) > 1 else ''}** found: {swatches}"

@@ -1,0 +1,176 @@
+"""The files a run hands back: overlay video, cut-out video and a zip of DAVIS-palette masks.
+
+Videos keep the clip's original size and frame rate. The overlay and the green-screen cut-out are H.264 mp4
+(browser-playable, :class:`rgmp.io.video.VideoWriter`); the transparent cut-out is a VP9 WebM with an alpha
+channel, which browsers play with transparency and editors import.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zipfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+import av
+import numpy as np
+
+from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
+from rgmp.io.video import VideoWriter
+
+OverlayStyle = Literal["overlay", "side_by_side"]
+CutoutBackground = Literal["green", "transparent"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How results are drawn.
+
+    Attributes:
+        overlay_style: "overlay" = colour fill with contours; "side_by_side" = the original frame on the left
+            and the overlay on the right (for talks).
+        cutout_background: "green" = objects on a green screen (mp4); "transparent" = objects on a transparent
+            background (WebM with alpha).
+    """
+
+    overlay_style: OverlayStyle = "overlay"
+    cutout_background: CutoutBackground = "green"
+
+    def overlay_frame(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """(H, W, 3) uint8 frame + (H, W) labels → (H, W or 2W, 3) uint8 overlay frame."""
+        drawn = overlay(frame, labels)
+        return side_by_side(frame, drawn) if self.overlay_style == "side_by_side" else drawn
+
+    @property
+    def cutout_suffix(self) -> str:
+        return ".webm" if self.cutout_background == "transparent" else ".mp4"
+
+
+class AlphaVideoWriter:
+    """Write (H, W, 4) uint8 RGBA frames to a VP9 WebM with alpha, atomically (temporary file, then rename).
+
+    Odd sizes are padded by one transparent pixel on the right/bottom. Use as a context manager; an exception
+    inside the block deletes the partial file.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fps: float):
+        self.path = Path(path)
+        self._rate = Fraction(fps).limit_denominator(1001)
+        self._tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.part")
+        self._container: av.container.OutputContainer | None = None
+        self._stream: av.video.stream.VideoStream | None = None
+        self.frames_written = 0
+
+    def __enter__(self) -> AlphaVideoWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and self.frames_written:
+            self.close()
+        else:
+            self.abort()
+
+    def write(self, rgba: np.ndarray) -> None:
+        """Append one (H, W, 4) uint8 RGBA frame."""
+        height, width = rgba.shape[:2]
+        if self._container is None:
+            self._container = av.open(str(self._tmp), mode="w", format="webm")
+            stream = self._container.add_stream("libvpx-vp9", rate=self._rate)
+            stream.width, stream.height = width + width % 2, height + height % 2
+            stream.pix_fmt = "yuva420p"
+            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b:v": "0"}
+            self._stream = stream
+        if height % 2 or width % 2:
+            rgba = np.pad(rgba, ((0, height % 2), (0, width % 2), (0, 0)))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Flush the encoder and move the finished file onto ``path``."""
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+            self._container.close()
+            self._container = None
+            os.replace(self._tmp, self.path)
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def abort(self) -> None:
+        """Stop without producing a file."""
+        if self._container is not None:
+            self._container.close()
+            self._container = None
+        self._tmp.unlink(missing_ok=True)
+
+
+class ResultWriter:
+    """Draws each frame's result into the overlay and cut-out videos (a context manager).
+
+    Args:
+        folder: where the files go, named ``<stem>_overlay.mp4`` and ``<stem>_cutout.mp4|.webm``.
+        stem: the clip's name.
+        fps: the clip's frame rate.
+        options: overlay style and cut-out background.
+    """
+
+    def __init__(self, folder: Path, stem: str, fps: float, options: RenderOptions):
+        self.options = options
+        self.overlay_path = folder / f"{stem}_overlay.mp4"
+        self.cutout_path = folder / f"{stem}_cutout{options.cutout_suffix}"
+        self._overlay = VideoWriter(self.overlay_path, fps, preset="veryfast")
+        transparent = options.cutout_background == "transparent"
+        self._cutout = (
+            AlphaVideoWriter(self.cutout_path, fps)
+            if transparent
+            else VideoWriter(self.cutout_path, fps, preset="veryfast")
+        )
+        self.frames_written = 0
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if exc_type is None and self.frames_written:
+            try:
+                self._overlay.close()
+            finally:
+                self._cutout.close()
+        else:
+            self._overlay.abort()
+            self._cutout.abort()
+
+    def write(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Add one frame (H, W, 3) uint8 with its labels (H, W); returns the overlay frame drawn."""
+        drawn = self.options.overlay_frame(frame, labels)
+        self._overlay.write(drawn)
+        if self.options.cutout_background == "transparent":
+            self._cutout.write(cutout_rgba(frame, labels))
+        else:
+            self._cutout.write(cutout(frame, labels))
+        self.frames_written += 1
+        return drawn
+
+
+def zip_masks(masks_dir: Path, indices: range, path: Path) -> Path:
+    """Zip the palette PNGs of frames ``indices`` (``00000.png``...) from ``masks_dir`` into ``path``."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+            for index in indices:
+                name = f"{index:05d}.png"
+                archive.write(masks_dir / name, name)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path

@@ -1,0 +1,114 @@
+"""Per-user state: one private folder per browser session, holding that user's clip, masks and results.
+
+The folder name is random, nothing lists it, and results reach the user through Gradio's own per-file cache,
+so no user sees another's files. Folders are removed when the session state expires and, as a safety net,
+by :func:`sweep` once they are older than the configured age.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rgmp.io.masks import read_mask
+from rgmp.io.video import VideoInfo
+
+
+@dataclass(frozen=True)
+class Clip:
+    """The uploaded video and how much of it is processed.
+
+    Attributes:
+        path: the video file (in Gradio's upload cache).
+        info: its size, frame rate, frame count and rotation (frames are read already rotated).
+        frames: how many frames are processed: all of them, or the first ``max_seconds`` of a long clip
+            (None when the container does not tell and the clip fits the limit as far as is known).
+        too_long: the clip is longer than the limit; processing needs the user's consent to cut it.
+    """
+
+    path: Path
+    info: VideoInfo
+    frames: int | None
+    too_long: bool
+
+
+class Workspace:
+    """One user's folder and clip state.
+
+    Attributes:
+        folder: private folder; ``masks/`` holds the latest result per frame (``00000.png``...),
+            ``runs/<n>/`` the files of each run.
+        clip: the current clip, None before an upload.
+        editor_frame: index of the frame shown in the editor (the annotated frame of the next run).
+        drafts: label maps painted on other frames and not run yet, by frame index.
+        stop: set by the Stop button; the running segmentation checks it before every frame.
+    """
+
+    def __init__(self, root: Path):
+        root.mkdir(parents=True, exist_ok=True)
+        self.folder = Path(tempfile.mkdtemp(prefix="user-", dir=root))
+        self.clip: Clip | None = None
+        self.editor_frame = 0
+        self.drafts: dict[int, np.ndarray] = {}
+        self.stop = threading.Event()
+        self._runs = 0
+
+    @property
+    def masks_dir(self) -> Path:
+        return self.folder / "masks"
+
+    def set_clip(self, clip: Clip) -> None:
+        """Start over with a new clip: earlier masks, drafts and runs are dropped."""
+        self.clip = clip
+        self.editor_frame = 0
+        self.drafts.clear()
+        for child in self.folder.iterdir():
+            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+
+    def result_mask(self, index: int) -> np.ndarray | None:
+        """The latest result for frame ``index`` as an (H, W) uint8 label map, or None."""
+        path = self.masks_dir / f"{index:05d}.png"
+        return read_mask(path) if path.is_file() else None
+
+    def new_run_dir(self) -> Path:
+        """A fresh folder for one run's files (earlier runs' files stay downloadable)."""
+        self._runs += 1
+        path = self.folder / "runs" / str(self._runs)
+        path.mkdir(parents=True)
+        self.touch()
+        return path
+
+    def touch(self) -> None:
+        """Mark the folder as in use, so that :func:`sweep` leaves it alone."""
+        self.folder.touch()
+
+    def remove(self) -> None:
+        """Delete the folder and everything in it."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def remove_workspace(workspace: Workspace | None) -> None:
+    """``gr.State`` delete callback: stop any run and delete the folder."""
+    if workspace is not None:
+        workspace.stop.set()
+        workspace.remove()
+
+
+def sweep(root: Path, max_age_s: float, *, now: float | None = None) -> int:
+    """Delete the user folders under ``root`` not touched for ``max_age_s`` seconds; returns how many."""
+    now = time.time() if now is None else now
+    removed = 0
+    for folder in root.glob("user-*") if root.is_dir() else []:
+        try:
+            if now - folder.stat().st_mtime > max_age_s:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+        except FileNotFoundError:  # removed meanwhile by its own session
+            continue
+    return removed

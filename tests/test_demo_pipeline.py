@@ -1,0 +1,152 @@
+"""The demo's segmentation run: files, corrections, backward pass, Stop (tiny synthetic clip, random model)."""
+
+from __future__ import annotations
+
+import threading
+import zipfile
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from demo.models import random_model_loader
+from demo.pipeline import RunProgress, RunResult, segment_clip
+from demo.render import RenderOptions
+from rgmp.inference import Session
+from rgmp.io.video import VideoWriter, probe_video
+
+FRAMES, H, W = 6, 64, 96
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core CPU, OpenMP spinning makes tiny inputs 30× slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 6-frame 96×64 clip of a bright square moving right on a dark background."""
+    path = tmp_path_factory.mktemp("clip") / "square.mp4"
+    with VideoWriter(path, 12) as writer:
+        for t in range(FRAMES):
+            frame = np.full((H, W, 3), 30, np.uint8)
+            frame[20:44, 10 + 6 * t : 34 + 6 * t] = (230, 200, 40)
+            writer.write(frame)
+    return path
+
+
+@pytest.fixture(scope="module")
+def session() -> Session:
+    return Session(random_model_loader(seed=0)("any"), "cpu")
+
+
+def first_mask() -> np.ndarray:
+    labels = np.zeros((H, W), np.uint8)
+    labels[20:44, 10:34] = 1
+    labels[50:60, 70:90] = 2
+    return labels
+
+
+def run(session: Session, clip: Path, folder: Path, start: int = 0, stop_after: int | None = None, **kwargs):
+    """Run to the end; returns (progress items, result)."""
+    stop = threading.Event()
+    items: list[RunProgress] = []
+    result = None
+    run_dir = folder / f"run-{len(list(folder.glob('run-*')))}"
+    for item in segment_clip(
+        session, clip, first_mask(), start=start, max_frames=FRAMES, fps=12, masks_dir=folder / "masks",
+        out_dir=run_dir, stop=stop, options=kwargs.pop("options", RenderOptions()), **kwargs,
+    ):  # fmt: skip
+        if isinstance(item, RunProgress):
+            items.append(item)
+            if stop_after is not None and len(items) == stop_after:
+                stop.set()
+        else:
+            result = item
+    assert isinstance(result, RunResult)
+    return items, result
+
+
+def zip_labels(path: Path) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(path) as archive:
+        out = {}
+        for name in archive.namelist():
+            with archive.open(name) as f:
+                image = Image.open(f)
+                assert image.mode == "P"
+                out[name] = np.array(image)
+    return out
+
+
+def test_forward_run_writes_videos_and_one_palette_png_per_frame(session, clip, tmp_path) -> None:
+    items, result = run(session, clip, tmp_path)
+    assert [i.index for i in items] == list(range(FRAMES)) and [i.done for i in items] == list(range(1, 7))
+    assert items[-1].total == FRAMES and items[-1].fps > 0 and items[-1].eta == 0
+    assert not result.stopped and result.frames == FRAMES and result.segmented == FRAMES
+    for video in (result.overlay, result.cutout):
+        info = probe_video(video)
+        assert (info.num_frames, info.width, info.height, info.fps) == (FRAMES, W, H, 12)
+    labels = zip_labels(result.masks_zip)
+    assert sorted(labels) == [f"{i:05d}.png" for i in range(FRAMES)]
+    np.testing.assert_array_equal(labels["00000.png"], first_mask())
+    assert all(set(np.unique(m)) <= {0, 1, 2} for m in labels.values())
+    assert items[0].preview.shape == (H, W, 3)
+
+
+def test_correction_keeps_earlier_frames_and_repropagates_later_ones(session, clip, tmp_path) -> None:
+    run(session, clip, tmp_path)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "masks").iterdir()}
+    items, result = run(session, clip, tmp_path, start=3)
+    assert [i.index for i in items] == [3, 4, 5] and result.segmented == 3 and result.frames == FRAMES
+    after = {p.name: p.read_bytes() for p in (tmp_path / "masks").iterdir()}
+    assert all(after[f"{i:05d}.png"] == before[f"{i:05d}.png"] for i in range(3))
+    assert after["00003.png"] != before["00003.png"]  # frame 3 is now the corrected reference itself
+    np.testing.assert_array_equal(zip_labels(result.masks_zip)["00003.png"], first_mask())
+    assert probe_video(result.overlay).num_frames == FRAMES
+
+
+def test_frames_before_the_annotated_one_are_propagated_backward_when_they_have_no_result(
+    session, clip, tmp_path
+) -> None:
+    items, result = run(session, clip, tmp_path, start=3)
+    assert [(i.index, i.backward) for i in items] == [(2, True), (1, True), (0, True)] + [
+        (i, False) for i in range(3, FRAMES)
+    ]
+    assert result.segmented == FRAMES and items[0].total == FRAMES
+    assert sorted(zip_labels(result.masks_zip)) == [f"{i:05d}.png" for i in range(FRAMES)]
+    _, again = run(session, clip, tmp_path, start=3)
+    assert again.segmented == 3  # earlier frames now have results: forward only
+    _, redone = run(session, clip, tmp_path, start=3, redo_earlier=True)
+    assert redone.segmented == FRAMES
+
+
+def test_stop_ends_the_run_before_the_next_frame_and_keeps_what_is_done(session, clip, tmp_path) -> None:
+    items, result = run(session, clip, tmp_path, stop_after=2)
+    assert len(items) == 2 and result.stopped and result.segmented == 2 and result.frames == 2
+    assert probe_video(result.overlay).num_frames == 2
+    assert sorted(zip_labels(result.masks_zip)) == ["00000.png", "00001.png"]
+    items, result = run(session, clip, tmp_path, start=4, redo_earlier=True, stop_after=1)
+    assert len(items) == 1 and items[0].backward and result.stopped
+    assert (result.overlay, result.masks_zip, result.frames) == (None, None, 0)
+
+
+def test_side_by_side_overlay_and_transparent_cutout(session, clip, tmp_path) -> None:
+    options = RenderOptions(overlay_style="side_by_side", cutout_background="transparent")
+    items, result = run(session, clip, tmp_path, options=options)
+    assert items[0].preview.shape == (H, 2 * W, 3)
+    assert probe_video(result.overlay).width == 2 * W
+    assert result.cutout.suffix == ".webm"
+    with av.open(str(result.cutout)) as container:
+        stream = container.streams.video[0]
+        decoder = av.CodecContext.create("libvpx-vp9", "r")  # FFmpeg's own vp9 decoder drops the alpha plane
+        frames = [f for packet in container.demux(stream) for f in decoder.decode(packet)]
+    assert len(frames) == FRAMES and frames[0].format.name == "yuva420p"
+    alpha = frames[0].to_ndarray(format="rgba")[..., 3]
+    assert alpha[30, 20] > 200 and alpha[5, 5] < 50  # object opaque, background transparent
