@@ -8,6 +8,7 @@ Under ``torchrun --nproc-per-node N python -m train ...`` the same commands trai
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from rgmp.weights import WeightsError
@@ -51,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except (TrainError, WeightsError, DatasetError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return EXIT_NON_FINITE if str(err).startswith("non-finite loss") else EXIT_BAD_INPUT
-    print(f"done: {final}")
+    if os.environ.get("RANK", "0") == "0":
+        print(f"done: {final}")
     return 0
 
 

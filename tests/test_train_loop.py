@@ -1,0 +1,224 @@
+"""The training loop: it learns, back-propagates through time, resumes exactly, stops cleanly, runs under DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_data_loaders import write_davis
+
+import train.loop as loop_module
+from rgmp.config import LITE
+from rgmp.model import build_model
+from rgmp.weights import load_model, read_weights_file
+from train.__main__ import main
+from train.config import TrainConfig, default_config
+from train.datasets import DatasetSpec, static_entries
+from train.loop import EXIT_INTERRUPTED, TrainError, collate, train
+from train.recurrence import Unrolled, clip_loss
+from train.samples import PairGenerator, PairOptions
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def davis(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_davis(tmp_path_factory.mktemp("davis") / "DAVIS", "2016", frames=8)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors run fastest on one thread, and the CPU is shared."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def tiny_config(davis: Path, out: Path, stage: str = "pretrain", **overrides) -> TrainConfig:
+    size = (64, 64) if stage == "pretrain" else (64, 96)
+    base = replace(
+        default_config(stage),
+        out=str(out),
+        data=(f"davis2016:{davis}",),
+        size=size,
+        batch_size=2,
+        clip_length=1 if stage == "pretrain" else 3,
+        max_skip=2,
+        encoder_init="none",
+        lr=1e-4,
+        workers=0,
+        log_every=1,
+        image_every=2,
+        save_every=2,
+        steps=3,
+        amp=False,
+        device="cpu",
+    )
+    return replace(base, **overrides)
+
+
+def losses(out: Path) -> dict[int, float]:
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    return {r["step"]: r["last_loss"] for r in rows if "last_loss" in r}
+
+
+def test_a_few_steps_overfit_a_fixed_batch(davis: Path) -> None:
+    torch.manual_seed(0)
+    rows = static_entries(DatasetSpec.parse(f"davis2016:{davis}"))
+    generator = PairGenerator(rows, None, PairOptions(size=(64, 64)))
+    batch = collate([generator(np.random.default_rng(i)) for i in range(2)])
+    model = Unrolled(build_model(LITE).train())
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    history = []
+    for _ in range(25):
+        loss = clip_loss(
+            model(batch["reference"], batch["reference_mask"], batch["frames"], batch["guidance"]), batch["labels"]
+        )
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        history.append(loss.item())
+    assert history[-1] < 0.5 * history[0], history
+
+
+def test_gradients_reach_the_first_recurrence_step() -> None:
+    torch.manual_seed(0)
+    model = Unrolled(build_model(LITE).train())
+    frames = torch.rand(1, 3, 3, 64, 64, requires_grad=True)
+    guidance = torch.rand(1, 1, 64, 64, requires_grad=True)
+    logits = model(torch.rand(1, 3, 64, 64), torch.rand(1, 1, 64, 64), frames, guidance)
+    assert logits.shape == (1, 3, 2, 64, 64)
+    logits[:, -1, 1].sum().backward()  # a loss on the last step only
+    assert frames.grad[:, 0].abs().sum() > 0  # reaches the first target through the soft guidance chain
+    assert guidance.grad.abs().sum() > 0
+
+
+def test_resume_gives_the_same_next_step_loss(davis: Path, tmp_path: Path) -> None:
+    train(tiny_config(davis, tmp_path / "straight", steps=3))
+    train(tiny_config(davis, tmp_path / "split", steps=2))
+    assert read_weights_file(tmp_path / "split" / "last.pt")["step"] == 2
+    train(tiny_config(davis, tmp_path / "split", steps=3), resume=True)
+    straight, split = losses(tmp_path / "straight"), losses(tmp_path / "split")
+    assert split[3] == pytest.approx(straight[3], rel=1e-5, abs=1e-6)
+    assert split[1] == pytest.approx(straight[1], rel=1e-6)
+    a, _ = load_model(tmp_path / "straight" / "final.pt")
+    b, _ = load_model(tmp_path / "split" / "final.pt")
+    for (name, x), y in zip(a.state_dict().items(), b.state_dict().values(), strict=True):
+        assert torch.allclose(x, y, atol=1e-6), name
+
+
+def test_outputs_config_tensorboard_and_validation(davis: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    config = tiny_config(
+        davis,
+        out,
+        stage="finetune",
+        steps=2,
+        val=f"davis2016:{davis}",
+        val_sequences=("beta",),
+        val_every=2,
+        val_size=None,
+    )
+    final = train(config)
+    assert TrainConfig.from_dict(json.loads((out / "config.json").read_text())) == config
+    rows = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    scores = [r for r in rows if "val/J&F" in r]
+    assert len(scores) == 1 and 0.0 <= scores[0]["val/J&F"] <= 1.0
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+    _, metadata = load_model(final)
+    assert metadata["stage"] == "finetune" and metadata["step"] == 2
+    assert metadata["train_config"]["clip_length"] == 3
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(davis: Path, tmp_path: Path, monkeypatch) -> None:
+    calls = {"n": 0}
+
+    def exploding(logits, labels):
+        calls["n"] += 1
+        loss = clip_loss(logits, labels)
+        return loss * float("nan") if calls["n"] == 3 else loss
+
+    monkeypatch.setattr(loop_module, "clip_loss", exploding)
+    with pytest.raises(TrainError, match="non-finite loss at step 3.*last.pt \\(step 2\\)"):
+        train(tiny_config(davis, tmp_path / "run", steps=5))
+    assert read_weights_file(tmp_path / "run" / "last.pt")["step"] == 2
+    assert not (tmp_path / "run" / "final.pt").exists()
+
+
+def test_sigterm_saves_a_checkpoint_and_resume_continues(davis: Path, tmp_path: Path, monkeypatch) -> None:
+    calls = {"n": 0}
+
+    def interrupted(logits, labels):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return clip_loss(logits, labels)
+
+    monkeypatch.setattr(loop_module, "clip_loss", interrupted)
+    with pytest.raises(SystemExit) as stopped:
+        train(tiny_config(davis, tmp_path / "run", steps=5, save_every=100))
+    assert stopped.value.code == EXIT_INTERRUPTED
+    assert read_weights_file(tmp_path / "run" / "last.pt")["step"] == 1
+    monkeypatch.setattr(loop_module, "clip_loss", clip_loss)
+    train(tiny_config(davis, tmp_path / "run", steps=2), resume=True)
+    assert read_weights_file(tmp_path / "run" / "last.pt")["step"] == 2
+
+
+def test_cli_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["pretrain", "--out", str(tmp_path / "r"), "--data", f"voc:{tmp_path / 'nowhere'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: dataset voc") and "not found" in err[0]
+    assert main(["finetune", "--out", str(tmp_path / "r"), "--resume"]) == 2
+    assert "no checkpoint" in capsys.readouterr().err
+
+
+def test_two_process_ddp_smoke_run_on_cpu(davis: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--standalone",
+        "-m",
+        "train",
+        "pretrain",
+        "--out",
+        str(out),
+        "--data",
+        f"davis2016:{davis}",
+        "--size",
+        "64x64",
+        "--batch-size",
+        "1",
+        "--steps",
+        "2",
+        "--encoder-init",
+        "none",
+        "--workers",
+        "0",
+        "--device",
+        "cpu",
+        "--threads",
+        "1",
+        "--log-every",
+        "1",
+        "--save-every",
+        "1",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert losses(out).keys() == {1, 2}
+    _, metadata = load_model(out / "final.pt")
+    assert metadata["samples"] == 2 * 2  # two ranks × batch 1 × two steps
