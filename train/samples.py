@@ -126,6 +126,29 @@ def _object_scale(mask: np.ndarray, size: tuple[int, int], rng: np.random.Genera
 
 
 @dataclass(frozen=True)
+class ArrayEntry:
+    """An image and its label map already in memory (online learning on the annotated frame).
+
+    Attributes:
+        image: (H, W, 3) uint8 RGB.
+        labels: (H, W) uint8 label map (0 background, object ids, 255 void).
+    """
+
+    image: np.ndarray
+    labels: np.ndarray
+
+
+Entry = StaticEntry | ArrayEntry
+
+
+def load_entry(entry: Entry) -> tuple[np.ndarray, np.ndarray]:
+    """(image (H, W, 3) uint8, label map (H, W) uint8) of a file or in-memory entry."""
+    if isinstance(entry, ArrayEntry):
+        return entry.image, entry.labels
+    return read_image(entry.image), read_labels(entry.mask, entry.labels)
+
+
+@dataclass(frozen=True)
 class PairOptions:
     """Stage-1 sample generation (paper §3.2).
 
@@ -163,7 +186,7 @@ class PairGenerator:
     """
 
     def __init__(
-        self, images: list[StaticEntry], salient: list[StaticEntry] | None = None, options: PairOptions | None = None
+        self, images: list[Entry], salient: list[Entry] | None = None, options: PairOptions | None = None
     ) -> None:
         if not images:
             raise ValueError("stage 1 needs at least one image with a mask")
@@ -179,11 +202,10 @@ class PairGenerator:
                 return sample
         raise RuntimeError("could not draw a usable stage-1 sample in 20 tries: are the masks empty?")
 
-    def _load(self, rows: list[StaticEntry], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
-        row = rows[int(rng.integers(len(rows)))]
-        labels = read_labels(row.mask, row.labels)
+    def _load(self, rows: list[Entry], rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+        image, labels = load_entry(rows[int(rng.integers(len(rows)))])
         instance = pick_instance(labels, rng, self.options.min_pixels)
-        return None if instance is None else (read_image(row.image), instance)
+        return None if instance is None else (image, instance)
 
     def _view(self, image: np.ndarray, mask: np.ndarray, rng: np.random.Generator):
         o = self.options
@@ -218,7 +240,7 @@ class PairGenerator:
         if fg is None:
             return None
         fg_image, fg_mask = fg
-        bg_image, bg_mask = bg if bg is not None else (read_image(self.images[0].image), None)
+        bg_image, bg_mask = bg if bg is not None else (load_entry(self.images[0])[0], None)
         views, occluded = [], False
         for _ in range(2):
             image, mask = self._view(fg_image, fg_mask, rng)

@@ -1,0 +1,78 @@
+"""Online learning (paper §4.3): fine-tune on the annotated frame with Strategy 1 before propagating."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from rgmp.model import RGMP
+from train.recurrence import Unrolled, clip_loss
+from train.samples import ArrayEntry, PairGenerator, PairOptions
+
+
+def online_finetune(
+    model: RGMP,
+    frame: np.ndarray,
+    mask: np.ndarray,
+    steps: int = 1000,
+    lr: float = 1e-7,
+    *,
+    batch_size: int = 4,
+    size: tuple[int, int] = (256, 256),
+    seed: int = 0,
+    progress: bool = True,
+    cancel: Callable[[], bool] | None = None,
+) -> RGMP:
+    """Adapt a model to one video's annotated frame, in place, as the paper's online learning.
+
+    Each step draws ``batch_size`` Strategy-1 pairs (two random transforms of the annotated frame, one object of
+    the mask at a time, a deformed mask as guidance) and takes one Adam step on the cross-entropy.
+
+    Args:
+        model: the network, on the device it will run on; its weights are changed in place.
+        frame: (H, W, 3) uint8 RGB annotated frame.
+        mask: (H, W) integer label map of that frame (0 background, object ids 1..254, 255 void).
+        steps: Adam steps (1000 in the paper).
+        lr: Adam learning rate (1e-7 in the paper).
+        batch_size: pairs per step.
+        size: training crop (height, width), multiples of 32.
+        seed: seeds the pairs (the same call gives the same model).
+        progress: show a tqdm bar.
+        cancel: polled every step; returning True stops early (the steps taken are kept).
+
+    Returns:
+        ``model``, in eval mode.
+
+    Raises:
+        ValueError: the frame and mask do not match or the mask holds no object.
+    """
+    frame, mask = np.asarray(frame), np.asarray(mask)
+    if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        raise ValueError(f"online learning needs an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
+    if mask.shape != frame.shape[:2]:
+        raise ValueError(f"mask {mask.shape} does not match the frame {frame.shape[:2]}")
+    if not ((mask > 0) & (mask < 255)).any():
+        raise ValueError("online learning needs at least one object in the mask")
+    labels = mask.astype(np.uint8)
+    generator = PairGenerator([ArrayEntry(frame, labels)], None, PairOptions(size=size, strategy2=0.0, min_pixels=1))
+    device = next(model.parameters()).device
+    unrolled = Unrolled(model.train())
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    for step in tqdm(range(steps), desc="online learning", unit="step", disable=not progress):
+        if cancel is not None and cancel():
+            break
+        samples = [generator(np.random.default_rng([seed, step, i])) for i in range(batch_size)]
+        batch = {
+            name: torch.from_numpy(np.stack([getattr(s, name) for s in samples])).to(device)
+            for name in ("reference", "reference_mask", "frames", "labels", "guidance")
+        }
+        loss = clip_loss(
+            unrolled(batch["reference"], batch["reference_mask"], batch["frames"], batch["guidance"]), batch["labels"]
+        )
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return model.eval()
