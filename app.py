@@ -21,20 +21,33 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--port", type=int, default=None, help="port (default $GRADIO_SERVER_PORT or 7860)")
     parser.add_argument("--device", default=None, help="cuda, mps or cpu (default $RGMP_DEVICE, else the best)")
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for the network (default: PyTorch's; 1 is much faster on a CPU shared with other jobs)",
+    )
+    parser.add_argument(
         "--random-weights",
         action="store_true",
         help="use a randomly initialised lite network (meaningless masks; to work on the page without weights)",
     )
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, args.threads))
 
     from demo.app import build_demo, launch_demo
     from demo.limits import Limits
     from demo.models import random_model_loader
 
-    limits = Limits.from_env()
-    demo = build_demo(
-        model_loader=random_model_loader() if args.random_weights else None, limits=limits, device=args.device
-    )
+    try:
+        limits = Limits.from_env()
+        demo = build_demo(
+            model_loader=random_model_loader() if args.random_weights else None, limits=limits, device=args.device
+        )
+    except ValueError as err:  # a device that is not there, a malformed RGMP_DEMO_* variable
+        parser.error(str(err))
     launch_demo(demo, host=args.host, port=args.port, limits=limits)
 
 

@@ -61,9 +61,18 @@ def run(session: Session, clip: Path, folder: Path, start: int = 0, stop_after: 
     result = None
     run_dir = folder / f"run-{len(list(folder.glob('run-*')))}"
     for item in segment_clip(
-        session, clip, first_mask(), start=start, max_frames=FRAMES, fps=12, masks_dir=folder / "masks",
-        out_dir=run_dir, stop=stop, options=kwargs.pop("options", RenderOptions()), **kwargs,
-    ):  # fmt: skip
+        session,
+        clip,
+        first_mask(),
+        start=start,
+        max_frames=FRAMES,
+        fps=12,
+        masks_dir=folder / "masks",
+        out_dir=run_dir,
+        stop=stop,
+        options=kwargs.pop("options", RenderOptions()),
+        **kwargs,
+    ):
         if isinstance(item, RunProgress):
             items.append(item)
             if stop_after is not None and len(items) == stop_after:

@@ -1,0 +1,311 @@
+"""The demo's callbacks called directly with paths and numpy values (no server): flow, corrections, errors."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import av
+import gradio as gr
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from demo.annotation import PALETTE, editor_value, labels_from_editor
+from demo.app import build_demo
+from demo.callbacks import CLIP_OUTPUTS, RUN_OUTPUTS, DemoCallbacks, parse_scales, read_frame
+from demo.example_clips import EXAMPLES, EXAMPLES_DIR
+from demo.limits import Limits
+from demo.models import ModelCache, missing_weights_message, model_choices, random_model_loader
+from demo.workspace import Workspace, remove_workspace, sweep
+from rgmp.io.masks import read_mask, write_mask
+from rgmp.io.video import probe_video
+
+BIKE, BIKE_MASK = EXAMPLES_DIR / "bike.mp4", EXAMPLES_DIR / "bike.png"
+SIZE = 96
+"""Processing size of the tests: tiny, so that a random lite network runs in milliseconds per frame."""
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """One intra-op thread: on a shared 2-core CPU, OpenMP spinning makes tiny inputs 30× slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def make_callbacks(tmp_path: Path, loader=None, **limits) -> DemoCallbacks:
+    return DemoCallbacks(
+        models=ModelCache(loader or random_model_loader()),
+        device=torch.device("cpu"),
+        limits=Limits(**limits),
+        work_root=tmp_path / "work",
+        default_size=SIZE,
+        preview_interval=0.0,
+    )
+
+
+def outputs(values: tuple) -> dict:
+    return dict(zip(CLIP_OUTPUTS, values, strict=True))
+
+
+def run(callbacks: DemoCallbacks, workspace, editor, **kwargs) -> list[dict]:
+    """All the yields of a run, as dicts of the run outputs."""
+    args = {
+        "model_key": "starter",
+        "checkpoint": None,
+        "scales": "default",
+        "size": SIZE,
+        "overlay_style": "overlay",
+        "cutout_background": "green",
+        "redo_earlier": False,
+        "first_seconds": False,
+        **kwargs,
+    }
+    return [dict(zip(RUN_OUTPUTS, y, strict=True)) for y in callbacks.run(workspace, editor, **args)]
+
+
+def zip_ids(path: str) -> dict[str, set[int]]:
+    with zipfile.ZipFile(path) as archive:
+        return {name: set(np.unique(np.array(Image.open(archive.open(name))))) for name in archive.namelist()}
+
+
+def test_opening_a_video_shows_frame_0_in_the_editor(tmp_path) -> None:
+    out = outputs(make_callbacks(tmp_path).open_clip(None, str(BIKE)))
+    workspace = out["state"]
+    assert isinstance(workspace, Workspace) and workspace.clip.frames == 4 and workspace.editor_frame == 0
+    assert out["editor"]["background"].shape == (480, 854, 3) and out["editor"]["layers"] == []
+    assert out["frame"]["maximum"] == 3 and out["frame"]["interactive"] is True
+    assert out["run"]["value"] == "Run from frame 0" and out["run"]["interactive"] is True
+    assert "0 objects" in out["objects"] and "854×480 · 24 fps · 4 frames" in out["clip_info"]
+    assert out["first_seconds"]["visible"] is False
+    assert out["overlay"] is None and out["masks"] is None  # earlier results are cleared
+
+
+def test_an_example_opens_with_its_first_frame_mask(tmp_path) -> None:
+    out = outputs(make_callbacks(tmp_path).open_example(None, str(BIKE), str(BIKE_MASK)))
+    np.testing.assert_array_equal(labels_from_editor(out["editor"]), read_mask(BIKE_MASK))
+    assert "2 objects" in out["objects"] and "press Run" in out["status"]
+    assert [clip.name for clip in EXAMPLES][:2] == ["bike", "rollerblade"]
+
+
+def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    workspace = out["state"]
+    yields = run(callbacks, workspace, out["editor"])
+    assert all(isinstance(y["preview"], np.ndarray) for y in yields[:-1]) and len(yields) == 5
+    assert "frame 3 · 4/4" in yields[-2]["status"] and "frames/s" in yields[-2]["status"]
+    final = yields[-1]
+    assert "**Done**" in final["status"] and "frames 0–3" in final["status"]
+    assert probe_video(final["overlay"]).num_frames == 4 and probe_video(final["cutout"]).num_frames == 4
+    ids = zip_ids(final["masks"])
+    assert sorted(ids) == [f"{i:05d}.png" for i in range(4)] and ids["00000.png"] == {0, 1, 2}
+
+    # correct frame 2: the editor shows the latest result there; repaint it and run again from it
+    editor, objects, button = callbacks.show_frame(workspace, 2, out["editor"])
+    np.testing.assert_array_equal(editor["background"], read_frame(BIKE, 2))
+    np.testing.assert_array_equal(labels_from_editor(editor), read_mask(workspace.masks_dir / "00002.png"))
+    assert button["value"] == "Run from frame 2"
+    fixed = np.zeros((480, 854), np.uint8)
+    fixed[100:200, 300:400], fixed[250:300, 300:500] = 1, 2
+    before = (workspace.masks_dir / "00001.png").read_bytes()
+    final = run(callbacks, workspace, editor_value(editor["background"], fixed))[-1]
+    assert "2 frames segmented" in final["status"] and "frames 0–3" in final["status"]
+    assert (workspace.masks_dir / "00001.png").read_bytes() == before
+    np.testing.assert_array_equal(read_mask(workspace.masks_dir / "00002.png"), fixed)
+    assert len(zip_ids(final["masks"])) == 4
+
+
+def test_moving_the_slider_keeps_what_was_painted_as_a_draft(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.open_clip(None, str(BIKE)))
+    workspace = out["state"]
+    painted = np.zeros((480, 854), np.uint8)
+    painted[10:50, 10:50] = 3
+    editor, objects, _ = callbacks.show_frame(workspace, 1, editor_value(out["editor"]["background"], painted))
+    assert editor["layers"] == [] and "0 objects" in objects and workspace.editor_frame == 1
+    editor, objects, _ = callbacks.show_frame(workspace, 0, editor)
+    np.testing.assert_array_equal(labels_from_editor(editor), painted)
+    assert "1 object" in objects
+
+
+def test_uploaded_mask_replaces_the_editor_layers_and_must_fit_the_frame(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.open_clip(None, str(BIKE)))
+    editor, objects = callbacks.load_mask(out["state"], str(BIKE_MASK), out["editor"])
+    assert "2 objects" in objects and len(editor["layers"]) == 1
+    small = tmp_path / "small.png"
+    write_mask(small, np.ones((8, 10), np.uint8))
+    with pytest.raises(gr.Error, match="the mask is 10×8 but the video frames are 854×480"):
+        callbacks.load_mask(out["state"], str(small), out["editor"])
+    with pytest.raises(gr.Error, match="cannot read mask"):
+        callbacks.load_mask(out["state"], str(BIKE), out["editor"])
+
+
+def test_count_objects_follows_the_strokes(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    frame = np.zeros((20, 30, 3), np.uint8)
+    layer = np.zeros((20, 30, 4), np.uint8)
+    layer[2:5, 2:5] = (*PALETTE[1], 255)
+    layer[10:15, 2:5] = (10, 200, 250, 255)
+    assert "2 objects" in callbacks.count_objects({"background": frame, "layers": [layer]})
+    assert "No frame" in callbacks.count_objects(None)
+    assert "⚠" in callbacks.count_objects({"background": frame, "layers": [np.zeros((4, 4, 4), np.uint8)]})
+
+
+def test_bad_inputs_give_readable_errors(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    with pytest.raises(gr.Error, match="no video yet"):
+        list(callbacks.run(None, None, "starter", None, "default", SIZE, "overlay", "green", False, False))
+    with pytest.raises(gr.Error, match="still image"):
+        callbacks.open_clip(None, str(BIKE_MASK))
+    corrupt = tmp_path / "corrupt.mp4"
+    corrupt.write_bytes(BIKE.read_bytes()[:2000])
+    with pytest.raises(gr.Error, match="corrupt"):
+        callbacks.open_clip(None, str(corrupt))
+    empty = tmp_path / "empty.webm"
+    with av.open(str(empty), "w") as container:  # a video stream that never got a frame
+        stream = container.add_stream("libvpx-vp9", rate=24)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        container.start_encoding()
+    with pytest.raises(gr.Error, match="empty.webm"):
+        callbacks.open_clip(None, str(empty))
+    out = outputs(callbacks.open_clip(None, str(BIKE)))
+    with pytest.raises(gr.Error, match="frame 0 is empty: paint at least one object"):
+        run(callbacks, out["state"], out["editor"])
+    with pytest.raises(gr.Error, match="scales must be comma-separated numbers"):
+        run(callbacks, out["state"], editor_value(out["editor"]["background"], read_mask(BIKE_MASK)), scales="big")
+
+
+def test_limits_are_enforced_and_a_long_clip_can_be_cut_to_its_first_seconds(tmp_path) -> None:
+    with pytest.raises(gr.Error, match="the video is 854×480; this demo takes frames up to 640×480"):
+        make_callbacks(tmp_path, max_long_side=640, max_short_side=480).open_clip(None, str(BIKE))
+    callbacks = make_callbacks(tmp_path, max_seconds=0.1)  # 2 frames at 24 fps
+    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    assert out["first_seconds"]["visible"] is True and "(2 frames)" in out["first_seconds"]["label"]
+    assert "longer than the 0.1 s" in out["clip_info"] and out["frame"]["maximum"] == 1
+    with pytest.raises(gr.Error, match="tick “Process only the first 0.1 s”"):
+        run(callbacks, out["state"], out["editor"])
+    final = run(callbacks, out["state"], out["editor"], first_seconds=True)[-1]
+    assert len(zip_ids(final["masks"])) == 2 and probe_video(final["overlay"]).num_frames == 2
+    with pytest.raises(gr.Error, match="the clip is longer than 0.1 s"):
+        callbacks.segment_video(str(BIKE), str(BIKE_MASK))
+
+
+class _Exploding(torch.nn.Module):
+    """Stands for a network whose forward pass fails."""
+
+    def __init__(self, model: torch.nn.Module, error: Exception):
+        super().__init__()
+        self.inner, self.error, self.config = model, error, model.config
+
+    def encode_reference(self, frame, mask):
+        return self.inner.encode_reference(frame, mask)
+
+    def forward(self, frame, mask, reference):
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    ("error", "message"),
+    [
+        (torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"), "the GPU ran out of memory"),
+        (RuntimeError("something broke"), r"failed unexpectedly \(RuntimeError: something broke\)"),
+    ],
+)
+def test_model_failures_become_messages(tmp_path, error, message) -> None:
+    loader = random_model_loader()
+    callbacks = make_callbacks(tmp_path, lambda key: _Exploding(loader(key), error))
+    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    with pytest.raises(gr.Error, match=message):
+        run(callbacks, out["state"], out["editor"])
+
+
+def test_stop_and_arm_flip_the_workspace_flag(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    workspace = Workspace(tmp_path / "work")
+    assert callbacks.stop(workspace) == "Stopping…" and workspace.stop.is_set()
+    callbacks.arm(workspace)
+    assert not workspace.stop.is_set()
+
+
+def test_api_function_returns_overlay_and_zip(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    overlay, masks = callbacks.segment_video(str(BIKE), str(BIKE_MASK))
+    assert overlay.endswith("bike_overlay.mp4") and probe_video(overlay).num_frames == 4
+    assert len(zip_ids(masks)) == 4
+    with pytest.raises(gr.Error, match="no mask given"):
+        callbacks.segment_video(str(BIKE), None)
+
+
+def test_parse_scales() -> None:
+    assert parse_scales("default") is None and parse_scales("") is None and parse_scales(None) is None
+    assert parse_scales("0.5, 0.75,1") == (0.5, 0.75, 1.0)
+
+
+def test_limits_from_env_and_budget() -> None:
+    limits = Limits.from_env({"RGMP_DEMO_MAX_SECONDS": "12.5", "RGMP_DEMO_MAX_UPLOAD_MB": "50"})
+    assert limits.max_seconds == 12.5 and limits.max_upload_mb == 50 and limits.max_frames == 900
+    assert "Uploads up to 50 MB" in limits.describe() and "clips up to 12.5 s" in limits.describe()
+    with pytest.raises(ValueError, match="RGMP_DEMO_MAX_FRAMES must be a number"):
+        Limits.from_env({"RGMP_DEMO_MAX_FRAMES": "many"})
+    assert Limits(max_seconds=10, max_frames=100).frame_budget(probe_video(BIKE)) == 100
+
+
+def test_old_user_folders_are_swept_and_state_deletion_removes_the_folder(tmp_path) -> None:
+    old, fresh = Workspace(tmp_path), Workspace(tmp_path)
+    os.utime(old.folder, (time.time() - 7200, time.time() - 7200))
+    assert sweep(tmp_path, 3600) == 1
+    assert not old.folder.exists() and fresh.folder.exists()
+    remove_workspace(fresh)
+    assert not fresh.folder.exists() and fresh.stop.is_set()
+
+
+def test_model_choices_and_the_missing_weights_message(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("rgmp.weights.PACKAGE_WEIGHTS", tmp_path / "package")
+    monkeypatch.setenv("RGMP_WEIGHTS_DIR", str(tmp_path))
+    (tmp_path / "mine.pt").write_bytes(b"")
+    assert model_choices() == [
+        ("Lite · starter weights (default)", "starter"),
+        ("Checkpoint · mine.pt", str(tmp_path / "mine.pt")),
+    ]
+    assert "no starter weights found" in missing_weights_message()
+    calls = []
+    cache = ModelCache(lambda key: calls.append(key) or key, size=1)
+    assert [cache.get("a"), cache.get("a"), cache.get("b"), cache.get("a")] == ["a", "a", "b", "a"]
+    assert calls == ["a", "b", "a"]
+
+
+def test_a_rotated_clip_is_shown_and_segmented_upright(tmp_path) -> None:
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        pytest.skip("ffmpeg is absent (apt-get install -y ffmpeg): needed to tag a test clip as rotated")
+    rotated = tmp_path / "portrait.mp4"
+    command = [ffmpeg, "-loglevel", "error", "-i", str(BIKE), "-c", "copy", "-metadata:s:v:0", "rotate=90"]
+    subprocess.run([*command, str(rotated)], check=True)
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.open_clip(None, str(rotated)))
+    assert out["editor"]["background"].shape == (854, 480, 3) and "480×854" in out["clip_info"]
+    assert "rotated 90°" in out["clip_info"]
+    labels = np.zeros((854, 480), np.uint8)
+    labels[300:500, 100:300] = 1
+    final = run(callbacks, out["state"], editor_value(out["editor"]["background"], labels))[-1]
+    info = probe_video(final["overlay"])
+    assert (info.width, info.height, info.num_frames) == (480, 854, 4)
+
+
+def test_the_page_says_when_no_weights_are_installed(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("rgmp.weights.PACKAGE_WEIGHTS", tmp_path / "package")
+    monkeypatch.delenv("RGMP_WEIGHTS_DIR", raising=False)
+    page = build_demo(work_root=tmp_path / "work", device="cpu")
+    warnings = [c for c in page.config["components"] if c.get("props", {}).get("elem_id") == "weights-warning"]
+    assert len(warnings) == 1 and "no starter weights found" in warnings[0]["props"]["value"]
+    with_loader = build_demo(model_loader=random_model_loader(), work_root=tmp_path / "work", device="cpu")
+    assert not [c for c in with_loader.config["components"] if c.get("props", {}).get("elem_id") == "weights-warning"]
