@@ -137,6 +137,13 @@ def test_outputs_config_tensorboard_and_validation(davis: Path, tmp_path: Path) 
     _, metadata = load_model(final)
     assert metadata["stage"] == "finetune" and metadata["step"] == 2
     assert metadata["train_config"]["clip_length"] == 3
+    extra = tmp_path / "extra.json"
+    extra.write_text('{"dev_split": ["beta"]}')
+    assert main(["export", str(final), "--out", str(tmp_path / "release.pt"), "--half", "--metadata", str(extra)]) == 0
+    release = read_weights_file(tmp_path / "release.pt")
+    assert "optimizer" not in release and release["state_dict"]["decoder.pred2.weight"].dtype == torch.float16
+    _, metadata = load_model(tmp_path / "release.pt")
+    assert metadata["dev_split"] == ["beta"] and metadata["step"] == 2
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(davis: Path, tmp_path: Path, monkeypatch) -> None:

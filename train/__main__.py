@@ -2,16 +2,19 @@
 
 Bad input ends with one line on stderr and exit status 2; a non-finite loss with status 3 (the last good
 checkpoint is kept); Ctrl-C / SIGTERM saves a checkpoint and exits with 130 (continue with ``--resume``).
+``python -m train export RUN/final.pt --out FILE --half`` writes a release file.
 Under ``torchrun --nproc-per-node N python -m train ...`` the same commands train with DDP.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
+from pathlib import Path
 
-from rgmp.weights import WeightsError
+from rgmp.weights import WeightsError, load_model, save_checkpoint
 from train.config import add_config_arguments, config_from_args, default_config
 from train.datasets import DatasetError
 from train.loop import EXIT_NON_FINITE, TrainError, train
@@ -35,11 +38,37 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="continue the run in --out from its last.pt exactly (model, optimizer, scaler, step, data)",
         )
+    export = commands.add_parser(
+        "export", help="write a trained checkpoint as a release file (weights + metadata, no optimizer state)"
+    )
+    export.add_argument("checkpoint", type=Path, help="a run's final.pt / last.pt, or any RGMP checkpoint")
+    export.add_argument("--out", type=Path, required=True, help="destination file, e.g. rgmp/weights/my_model.pt")
+    export.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    export.add_argument("--metadata", type=Path, help="JSON file whose entries are added to the metadata")
     return parser
+
+
+def export_checkpoint(checkpoint: Path, out: Path, *, half: bool, metadata_file: Path | None) -> int:
+    """Load a checkpoint strictly and write its weights and metadata (plus ``metadata_file``) to ``out``."""
+    model, metadata = load_model(checkpoint)
+    if metadata_file is not None:
+        try:
+            metadata.update(json.loads(metadata_file.read_text()))
+        except (OSError, json.JSONDecodeError) as err:
+            raise ValueError(f"cannot read --metadata {metadata_file}: {err}") from None
+    save_checkpoint(out, model, metadata, half=half)
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB, {'float16' if half else 'float32'})")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.stage == "export":
+        try:
+            return export_checkpoint(args.checkpoint, args.out, half=args.half, metadata_file=args.metadata)
+        except (WeightsError, ValueError) as err:
+            print(f"error: {err}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     config = config_from_args(args, args.stage)
     if args.stage == "finetune" and not config.init and not args.resume:
         print(
