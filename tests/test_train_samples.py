@@ -10,7 +10,7 @@ from test_data_loaders import write_davis, write_salient, write_voc
 
 from train.datasets import DatasetSpec, static_entries, video_entries
 from train.samples import ClipGenerator, ClipOptions, PairGenerator, PairOptions, clip_indices, object_view
-from train.transforms import ColourRange, deform_mask, warp, warp_clip
+from train.transforms import ColourRange, deform_mask, keep_inside, warp, warp_clip
 
 NO_COLOUR = ColourRange()
 
@@ -117,3 +117,21 @@ def test_shared_transform_flag() -> None:
     assert all(m[:, :2].sum() == 0 and m[:, 2:].all() for m in out)
     with pytest.raises(ValueError, match="matrices"):
         warp_clip(frames, masks, [shift], (8, 8), shared_transform=False)
+
+
+def test_keep_inside_removes_empty_borders() -> None:
+    image = np.full((40, 80, 3), 200, np.uint8)
+    off_frame = np.array([[1.0, 0, 30], [0, 1.0, -25]])  # the 40×80 source would leave borders in a 32×64 crop
+    fixed = keep_inside(off_frame, (40, 80), (32, 64))
+    out, _ = warp(image, None, fixed, (32, 64))
+    assert (out > 0).all()
+    small = np.array([[0.5, 0, 0], [0, 0.5, 0]])  # a source smaller than the crop is left alone
+    assert np.array_equal(keep_inside(small, (40, 80), (32, 64)), small)
+
+
+def test_clips_have_little_empty_border(tmp_path: Path) -> None:
+    clips = video_entries(DatasetSpec.parse(f"davis2016:{write_davis(tmp_path, '2016', frames=8)}"))
+    generator = ClipGenerator(clips, ClipOptions(size=(32, 64), length=2, max_skip=2, rotation=0))
+    for seed in range(10):
+        s = generator(np.random.default_rng(seed))
+        assert (s.frames.sum(axis=1) > 0).all()

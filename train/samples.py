@@ -20,6 +20,7 @@ from train.transforms import (
     DeformRange,
     compose,
     deform_mask,
+    keep_inside,
     random_colour,
     random_similarity,
     similarity,
@@ -355,9 +356,10 @@ class ClipGenerator:
             cover = max(o.size[0] / image.shape[0], o.size[1] / image.shape[1])
             scale = cover * math.exp(rng.uniform(math.log(o.scale[0]), math.log(o.scale[1])))
             anchor = mask if (mask == 1).any() else ref_mask
-            return object_view(
+            matrix = object_view(
                 anchor, o.size, rng, scale=scale, rotation=o.rotation, jitter=o.jitter, min_inside=o.min_inside
             )
+            return keep_inside(matrix, image.shape[:2], o.size)
 
         clip_matrix = view(frames[0], labels[0])
         matrices = clip_matrix if o.shared_transform else [view(f, m) for f, m in zip(frames, labels, strict=True)]

@@ -55,6 +55,24 @@ def random_similarity(rng: np.random.Generator, size: tuple[int, int], ranges: A
     return similarity(center, angle, scale, (center[0] + shift[0], center[1] + shift[1]))
 
 
+def keep_inside(matrix: np.ndarray, source: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Shift a 2×3 matrix so that the warped (H, W) source covers the (h, w) output wherever it is large enough.
+
+    Along each axis where the source's transformed bounding box is wider than the output, the translation is
+    clamped so that the box covers the output (no empty border for an unrotated source; a small one in the
+    corners when rotated). Axes where it is narrower are left as they are.
+    """
+    h, w = source
+    corners = np.array([[0, 0], [w, 0], [0, h], [w, h]], dtype=np.float64)
+    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    out = matrix.copy()
+    for axis, extent in ((0, size[1]), (1, size[0])):
+        low, high = mapped[:, axis].min(), mapped[:, axis].max()
+        if high - low >= extent:
+            out[axis, 2] += max(0.0, extent - high) - max(0.0, low)
+    return out
+
+
 def warp(
     image: np.ndarray | None, mask: np.ndarray | None, matrix: np.ndarray, size: tuple[int, int]
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
