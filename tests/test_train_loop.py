@@ -22,7 +22,7 @@ from rgmp.weights import load_model, read_weights_file
 from train.__main__ import main
 from train.config import TrainConfig, default_config
 from train.datasets import DatasetSpec, static_entries
-from train.loop import EXIT_INTERRUPTED, TrainError, collate, train
+from train.loop import EXIT_INTERRUPTED, TrainError, collate, initial_model, train
 from train.recurrence import Unrolled, clip_loss
 from train.samples import PairGenerator, PairOptions
 
@@ -144,6 +144,20 @@ def test_outputs_config_tensorboard_and_validation(davis: Path, tmp_path: Path) 
     assert "optimizer" not in release and release["state_dict"]["decoder.pred2.weight"].dtype == torch.float16
     _, metadata = load_model(tmp_path / "release.pt")
     assert metadata["dev_split"] == ["beta"] and metadata["step"] == 2
+
+
+def test_paper_encoder_starts_from_a_torchvision_resnet50_file(tmp_path: Path) -> None:
+    import torchvision
+
+    torch.manual_seed(0)
+    reference = torchvision.models.resnet50(weights=None)
+    torch.save(reference.state_dict(), tmp_path / "resnet50.pth")
+    config = replace(default_config("pretrain"), model="paper", resnet50_weights=str(tmp_path / "resnet50.pth"))
+    model, _ = initial_model(config)
+    assert torch.equal(model.encoder.layer4[2].conv3.weight, reference.layer4[2].conv3.weight)
+    assert torch.equal(model.encoder.bn1.running_var, reference.bn1.running_var)
+    with pytest.raises(TrainError, match="resnet50-weights"):
+        initial_model(replace(config, resnet50_weights=None))
 
 
 def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(davis: Path, tmp_path: Path, monkeypatch) -> None:

@@ -172,7 +172,11 @@ def initial_model(config: TrainConfig) -> tuple[RGMP, dict[str, Any]]:
         if model.config.encoder == "efficientnet_lite0":
             load_lite0_imagenet(model)
         elif config.resnet50_weights:
-            state = {k: v for k, v in read_weights_file(config.resnet50_weights).items() if not k.startswith("fc.")}
+            state = {
+                k: v
+                for k, v in read_weights_file(config.resnet50_weights).items()
+                if not k.startswith("fc.") and not k.endswith("num_batches_tracked")
+            }
             missing = model.encoder.load_state_dict(state, strict=False)
             expected_missing = {"mean", "std", "mask_conv.weight", "mask_conv.bias"}
             if set(missing.missing_keys) - expected_missing or missing.unexpected_keys:
