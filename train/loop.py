@@ -214,10 +214,16 @@ def run_metadata(config: TrainConfig, step: int, elapsed: float, extra: dict[str
 
 
 def hardware_description(device: torch.device, world_size: int) -> str:
+    """E.g. "NVIDIA H100 80GB HBM3" or "Intel(R) Xeon(R) ... (2 cores), 1 torch thread(s)"."""
     if device.type == "cuda":
         what = torch.cuda.get_device_name(device)
     else:
-        what = f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+        cpu = platform.processor() or platform.machine()
+        cpuinfo = Path("/proc/cpuinfo")
+        if cpuinfo.is_file():
+            names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
+            cpu = names[0] if names else cpu
+        what = f"{cpu} ({os.cpu_count()} cores), {torch.get_num_threads()} torch thread(s)"
     return f"{world_size} × {what}" if world_size > 1 else what
 
 
