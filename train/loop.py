@@ -259,6 +259,57 @@ def resume_config(config: TrainConfig, checkpoint: dict[str, Any]) -> TrainConfi
     return replace(stored, **{f: getattr(config, f) for f in RUN_CONTROL_FIELDS})
 
 
+def start_or_resume(config: TrainConfig, resume: bool) -> tuple[TrainConfig, RGMP, dict[str, Any] | None, dict]:
+    """(config, model, checkpoint or None, init info): the run's starting point.
+
+    Resuming reads ``<out>/last.pt``: the model and the config (except run-control fields) come from it.
+    Starting refuses a folder that already holds a run, so that nothing is overwritten by mistake.
+    """
+    last = Path(config.out) / "last.pt"
+    if resume:
+        if not last.is_file():
+            raise TrainError(f"--resume: no checkpoint at {last}")
+        state = read_weights_file(last)
+        model, _ = load_model(last)
+        return resume_config(config, state), model, state, dict(state.get("metadata", {})).get("init_info", {})
+    if last.is_file():
+        raise TrainError(f"{last} exists: continue it with --resume or choose another --out")
+    model, init_info = initial_model(config)
+    return config, model, None, init_info
+
+
+def make_loader(config: TrainConfig, ddp: Distributed, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
+    """Endless batches for this process, starting at ``start_step`` (see :class:`StepSampler`)."""
+    loader = DataLoader(
+        SampleDataset(build_generator(config), config.seed),
+        batch_sampler=StepSampler(start_step, config.batch_size, ddp.rank, ddp.world_size),
+        num_workers=config.workers,
+        collate_fn=collate,
+        pin_memory=ddp.device.type == "cuda",
+    )
+    return iter(loader)
+
+
+class _Meter:
+    """Loss and speed over the steps since the last log line."""
+
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self.start, self.samples, self.losses = time.time(), 0, []
+
+    def add(self, loss: float, samples: int) -> None:
+        self.losses.append(loss)
+        self.samples += samples
+
+    def read(self) -> tuple[float, float]:
+        """(mean loss, samples per second), then start a new window."""
+        values = sum(self.losses) / len(self.losses), self.samples / max(time.time() - self.start, 1e-9)
+        self._reset()
+        return values
+
+
 def train(config: TrainConfig, *, resume: bool = False) -> Path:
     """Run (or continue) one training stage; returns the path of the final checkpoint.
 
@@ -268,27 +319,15 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
 
     Raises:
         TrainError: bad data or checkpoint, or a non-finite loss (the last good checkpoint is kept).
+        SystemExit: with :data:`EXIT_INTERRUPTED` after Ctrl-C / SIGTERM (a checkpoint is written first).
     """
     ddp = setup_distributed(config)
     if config.threads:
         torch.set_num_threads(config.threads)
-    out = Path(config.out)
-    last = out / "last.pt"
-    state: dict[str, Any] | None = None
-    if resume:
-        if not last.is_file():
-            raise TrainError(f"--resume: no checkpoint at {last}")
-        state = read_weights_file(last)
-        config = resume_config(config, state)
-        model, _ = load_model(last)
-        init_info = dict(state.get("metadata", {})).get("init_info", {})
-    else:
-        if last.is_file():
-            raise TrainError(f"{last} exists: continue it with --resume or choose another --out")
-        model, init_info = initial_model(config)
+    config, model, state, init_info = start_or_resume(config, resume)
+    out, last = Path(config.out), Path(config.out) / "last.pt"
     if ddp.main:
         config.write(out)
-    generator = build_generator(config)
     model = model.to(ddp.device).train()
     unrolled: torch.nn.Module = Unrolled(model)
     if ddp.enabled:
@@ -306,36 +345,30 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
         step, elapsed_before = int(state["step"]), float(state.get("elapsed_s", 0.0))
-    hardware = hardware_description(ddp.device, ddp.world_size)
-    meta_extra = {"world_size": ddp.world_size, "hardware": hardware, "init_info": init_info}
-
-    loader = DataLoader(
-        SampleDataset(generator, config.seed),
-        batch_sampler=StepSampler(step, config.batch_size, ddp.rank, ddp.world_size),
-        num_workers=config.workers,
-        collate_fn=collate,
-        pin_memory=ddp.device.type == "cuda",
-        persistent_workers=False,
-    )
+    meta_extra = {
+        "world_size": ddp.world_size,
+        "hardware": hardware_description(ddp.device, ddp.world_size),
+        "init_info": init_info,
+    }
+    batches = make_loader(config, ddp, step)
     writer = _summary_writer(out) if ddp.main else None
     log = (out / "log.jsonl").open("a") if ddp.main else None
     started = time.time()
 
+    def elapsed() -> float:
+        return elapsed_before + time.time() - started
+
     def save(at_step: int) -> None:
         if ddp.main:
-            elapsed = elapsed_before + time.time() - started
+            metadata = run_metadata(config, at_step, elapsed(), meta_extra)
             save_checkpoint(
-                last,
-                model,
-                run_metadata(config, at_step, elapsed, meta_extra),
-                extra=checkpoint_extra(config, at_step, optimizer, scaler, elapsed),
+                last, model, metadata, extra=checkpoint_extra(config, at_step, optimizer, scaler, elapsed())
             )
 
     bar = tqdm(
         total=config.steps, initial=step, desc=config.stage, unit="step", disable=not ddp.main, dynamic_ncols=True
     )
-    window_start, window_samples, window_losses, last_saved = time.time(), 0, [], step
-    batches = iter(loader)
+    meter, last_saved = _Meter(), step
     try:
         with _StopFlag() as stop:
             while step < config.steps:
@@ -343,9 +376,9 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                 with torch.autocast(ddp.device.type, dtype=torch.float16, enabled=use_amp):
                     logits = unrolled(batch["reference"], batch["reference_mask"], batch["frames"], batch["guidance"])
                 loss = clip_loss(logits, batch["labels"])
+                # One all-reduce per step: mean loss, any non-finite loss, any stop request, time limit.
                 finite = math.isfinite(loss.item())
-                elapsed_min = (elapsed_before + time.time() - started) / 60
-                time_up = config.max_minutes is not None and elapsed_min >= config.max_minutes
+                time_up = config.max_minutes is not None and elapsed() >= 60 * config.max_minutes
                 flags = torch.tensor(
                     [loss.item() if finite else 0.0, float(not finite), float(stop.requested), float(time_up)]
                 )
@@ -363,16 +396,13 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                 scaler.step(optimizer)
                 scaler.update()
                 step += 1
-                window_samples += config.batch_size * ddp.world_size
-                window_losses.append(mean_loss)
+                meter.add(mean_loss, config.batch_size * ddp.world_size)
                 bar.update(1)
                 if ddp.main and (step % config.log_every == 0 or step == 1):
-                    speed = window_samples / max(time.time() - window_start, 1e-9)
-                    window_loss = sum(window_losses) / len(window_losses)
+                    window_loss, speed = meter.read()
                     bar.set_postfix(loss=f"{window_loss:.4f}", samples_s=f"{speed:.2f}")
                     _log(log, writer, step, {"loss": window_loss, "last_loss": mean_loss, "samples_per_s": speed})
-                    window_start, window_samples, window_losses = time.time(), 0, []
-                if ddp.main and writer is not None and step % config.image_every == 0:
+                if writer is not None and step % config.image_every == 0:
                     writer.add_image("samples", sample_grid(batch, logits.detach()), step)
                 finishing = step == config.steps or time_up
                 if config.val and (step % config.val_every == 0 or finishing):
@@ -395,8 +425,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
             log.close()
     final = out / "final.pt"
     if ddp.main:
-        elapsed = elapsed_before + time.time() - started
-        save_checkpoint(final, model, run_metadata(config, step, elapsed, meta_extra))
+        save_checkpoint(final, model, run_metadata(config, step, elapsed(), meta_extra))
     if ddp.enabled:
         dist.barrier()
     return final
