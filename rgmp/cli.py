@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
     seg.add_argument("--no-ref", action="store_true", help="ablation: zero the reference stream (-Ref)")
     seg.add_argument("--no-prev", action="store_true", help="ablation: zero the previous mask (-Prev)")
+    seg.add_argument(
+        "--online-steps", type=int, default=0, help="online learning on the annotated frame first (paper: 1000)"
+    )
+    seg.add_argument("--online-lr", type=float, default=1e-7, help="online learning rate (paper: 1e-7)")
     seg.add_argument("--save-probs", action="store_true", help="also write float16 (K+1,H,W) .npy per frame")
     seg.add_argument("--overlay", type=Path, help="also write an H.264 overlay video to this .mp4")
     seg.add_argument("--fps", type=float, default=24.0, help="overlay frame rate for --frames input (default 24)")
@@ -141,6 +145,8 @@ def run_segment(args: argparse.Namespace) -> None:
         no_reference=args.no_ref,
         no_previous=args.no_prev,
         dtype=parse_dtype(args.precision),
+        online_steps=args.online_steps,
+        online_lr=args.online_lr,
     )
     session = Session(model, device, options)
 

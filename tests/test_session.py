@@ -134,3 +134,16 @@ def test_bad_input_is_reported(model):
         SessionOptions(merge="max")
     with pytest.raises(SessionError, match="scales"):
         SessionOptions(scales=(0.0,))
+
+
+def test_online_learning_adapts_a_copy_for_the_clip(model):
+    frames, mask = clip(3)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    plain = list(Session(model, "cpu").propagate(frames, mask))[2].probs
+    options = SessionOptions(online_steps=2, online_lr=1e-3)
+    adapted = list(Session(model, "cpu", options).propagate(frames, mask))[2].probs
+    assert np.abs(plain - adapted).max() > 1e-4
+    for key, value in model.state_dict().items():  # the session's own network is untouched
+        assert torch.equal(value, before[key])
+    with pytest.raises(SessionError, match="online"):
+        SessionOptions(online_steps=-1)

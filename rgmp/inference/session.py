@@ -7,6 +7,7 @@ is the previous frame's soft output, which is the next frame's guidance.
 from __future__ import annotations
 
 import contextlib
+import copy
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,6 +47,9 @@ class SessionOptions:
         dtype: autocast dtype (torch.bfloat16 / torch.float16), None = float32.
         channels_last: run the network in channels-last memory format (much faster convolutions through
             oneDNN on CPUs and cuDNN on GPUs; same results up to float rounding).
+        online_steps: paper §4.3 online learning: before propagating, fine-tune a copy of the network for this
+            many Adam steps on Strategy-1 pairs made from the annotated frame (1000 in the paper; 0 = off).
+        online_lr: learning rate of the online learning (1e-7 in the paper).
     """
 
     scales: tuple[float, ...] | None = None
@@ -55,12 +59,16 @@ class SessionOptions:
     no_previous: bool = False
     dtype: torch.dtype | None = None
     channels_last: bool = True
+    online_steps: int = 0
+    online_lr: float = 1e-7
 
     def __post_init__(self) -> None:
         if self.merge not in MERGE_MODES:
             raise SessionError(f"unknown merge mode {self.merge!r}; choose one of {', '.join(MERGE_MODES)}")
         if self.scales is not None and (not self.scales or any(not 0 < s <= 4 for s in self.scales)):
             raise SessionError(f"scales must be a non-empty list of numbers in (0, 4], got {self.scales}")
+        if self.online_steps < 0 or self.online_lr <= 0:
+            raise SessionError("online learning needs online_steps >= 0 and online_lr > 0")
         if self.size is not None and self.size < 32:
             raise SessionError(f"processing size must be at least 32 pixels, got {self.size}")
 
@@ -86,6 +94,8 @@ class FrameResult:
 class _ClipState:
     """What the session keeps between frames: the cached reference and the last soft output."""
 
+    model: RGMP
+    """The network for this clip: the session's own, or a copy adapted to the clip by online learning."""
     object_ids: list[int]
     canvas: Canvas
     source_size: tuple[int, int]
@@ -177,7 +187,7 @@ class Session:
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
         canvas = Canvas.for_frame(*_processing_size(height, width, self.options.size), self.model.config.pad_mode)
-        state = _ClipState(object_ids, canvas, (height, width))
+        state = _ClipState(self._clip_model(frame, mask), object_ids, canvas, (height, width))
         onehot = torch.from_numpy(np.stack([mask == i for i in object_ids])).to(self.device).float()
         objects = resize(onehot[None], (canvas.height, canvas.width))[0]
         masks = canvas.pad(pass_masks(self.options.merge, objects))  # (B, padded_h, padded_w)
@@ -185,11 +195,22 @@ class Session:
         with self._autocast():
             for scale in self.scales:
                 size = canvas.scaled_size(scale, self.model.config.pad_mode)
-                r5 = self.model.encode_reference(resize(image, size), resize(masks[:, None], size))
+                r5 = state.model.encode_reference(resize(image, size), resize(masks[:, None], size))
                 state.reference[scale] = torch.zeros_like(r5) if self.options.no_reference else r5
                 self.reference_encodings += 1
         state.guidance = masks
         return state
+
+    def _clip_model(self, frame: np.ndarray, mask: np.ndarray) -> RGMP:
+        """The session's network, or with online learning a copy of it fine-tuned on the annotated frame."""
+        if not self.options.online_steps:
+            return self.model
+        from train.online import online_finetune  # training code: imported only when asked for
+
+        with torch.inference_mode(False), torch.enable_grad():
+            return online_finetune(
+                copy.deepcopy(self.model), frame, mask, self.options.online_steps, self.options.online_lr
+            )
 
     def _step(self, state: _ClipState, frame: np.ndarray) -> Tensor:
         """One target frame → (K+1, padded_h, padded_w) distribution; updates the guidance."""
@@ -201,7 +222,7 @@ class Session:
         for scale in self.scales:
             size = canvas.scaled_size(scale, self.model.config.pad_mode)
             with self._autocast():
-                logits = self.model(resize(image, size), resize(guidance[:, None], size), state.reference[scale])
+                logits = state.model(resize(image, size), resize(guidance[:, None], size), state.reference[scale])
             outputs += resize(torch.softmax(logits.float(), dim=1)[:, 1:], full)[:, 0]
         distribution, state.guidance = merge(self.options.merge, outputs / len(self.scales))
         return distribution
