@@ -1,0 +1,8 @@
+"""Benchmarks: the paper's evaluation tables (Tables 1-6, Figure 1) and the speed benchmark.
+
+``rgmp.bench.commands`` registers ``python -m rgmp benchmark`` (datasets) and ``python -m rgmp bench`` (speed).
+"""
+
+
+class BenchmarkError(ValueError):
+    """Bad input to a benchmark (missing dataset folder, unknown option, unavailable add-on); one-line message."""

@@ -1,0 +1,322 @@
+"""Command-line entry points: ``python -m rgmp benchmark ...`` (the paper's tables) and ``python -m rgmp bench``
+(speed). ``rgmp.cli`` registers them with :func:`add_benchmark_parser` and :func:`add_bench_parser`.
+
+Bad input raises :class:`rgmp.bench.BenchmarkError` (a ``ValueError``) with a one-line message.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from rgmp.bench import BenchmarkError
+from rgmp.bench.datasets import DATASETS
+from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
+from rgmp.bench.records import RANDOM_INIT, RunSettings, write_text_atomic
+from rgmp.bench.sharding import check_rank, rank_and_world
+from rgmp.inference.merge import MERGE_MODES
+
+ADDONS_UNAVAILABLE = {
+    "online_learning": "online learning (paper §4.3) is not available yet: the `train` package does not provide it; "
+    "run without --online-learning",
+    "convgru": "the ConvGRU variant (paper §4.3) is not available yet: the `train` package does not provide a model "
+    "with it; run without --convgru",
+}
+
+
+def _numbers(kind: type, what: str):
+    def parse(text: str) -> tuple:
+        try:
+            values = tuple(kind(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} takes comma-separated numbers, got {text!r}") from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"{what} needs at least one value")
+        return values
+
+    return parse
+
+
+def _names(text: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in text.split(",") if v.strip())
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# benchmark (datasets)
+
+
+def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``benchmark`` with one subcommand per dataset and ``report``."""
+    parser = subparsers.add_parser(
+        "benchmark",
+        help="segment a whole dataset and make the paper's tables (DAVIS-2016/2017, SegTrack v2, JumpCut)",
+        description="Segment a dataset in its native layout, score it with its own protocol and write CSVs, "
+        "markdown tables beside the paper's numbers and (DAVIS-2016) the speed/accuracy figure. Runs under "
+        "torchrun or with RANK/WORLD_SIZE set on several machines sharing --out: each rank takes its share.",
+    )
+    datasets = parser.add_subparsers(dest="dataset", required=True, metavar="{" + ",".join(DATASETS) + ",report}")
+    for name in DATASETS:
+        sub = datasets.add_parser(name, help=f"segment and score {name}")
+        _dataset_arguments(sub, name)
+        sub.set_defaults(run=run_benchmark)
+    report = datasets.add_parser("report", help="combine gathered runs (ablations, scales, merges) into one report")
+    report.add_argument("--runs", type=Path, nargs="+", required=True, help="run folders made by benchmark")
+    report.add_argument("--out", type=Path, required=True, help="folder for tables.md, summary.csv, figure.png")
+    report.set_defaults(run=run_report)
+    return parser
+
+
+def _dataset_arguments(sub: argparse.ArgumentParser, dataset: str) -> None:
+    sub.add_argument("--root", type=Path, help="dataset root folder, in the dataset's native layout")
+    sub.add_argument("--out", type=Path, required=True, help="run folder (shared by all ranks)")
+    sub.add_argument("--set", dest="subset", default="val", help="DAVIS image set (default val)")
+    sub.add_argument("--sequences", type=_names, help="comma-separated sequences instead of the whole set")
+    sub.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
+    sub.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
+    sub.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
+    sub.add_argument(
+        "--random-init", action="store_true", help="seeded random weights: checks the pipeline, not accuracy"
+    )
+    sub.add_argument("--scales", type=_numbers(float, "--scales"), help="e.g. 0.5,0.75,1.0 (default: model's)")
+    sub.add_argument("--merge", choices=MERGE_MODES, default="soft", help="several-object merge (default soft)")
+    sub.add_argument(
+        "--size", type=int, default=480, help="short side the frames are processed at (default 480; 0 = native)"
+    )
+    sub.add_argument("--device", default="auto", help="cuda, mps, cpu or auto; under torchrun cuda:LOCAL_RANK")
+    sub.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
+    sub.add_argument("--no-ref", action="store_true", help="ablation −Ref: zero reference stream (Table 5)")
+    sub.add_argument("--no-prev", action="store_true", help="ablation −Prev: zero previous mask (Table 5)")
+    sub.add_argument("--online-learning", action="store_true", help="add-on +OL (Table 6; needs `train`)")
+    sub.add_argument("--convgru", action="store_true", help="add-on +GRU (Table 6; needs `train`)")
+    if dataset == "jumpcut":
+        sub.add_argument(
+            "--keys", type=_numbers(int, "--keys"), default=JUMPCUT_KEYS, help="key frames (default 0,16,...,96)"
+        )
+        sub.add_argument(
+            "--distances", type=_numbers(int, "--distances"), default=JUMPCUT_DISTANCES, help="d (default 8,16,32)"
+        )
+    sub.add_argument("--rank", type=int, help="this process's rank (default: $RANK, else 0)")
+    sub.add_argument("--world-size", type=int, help="number of processes (default: $WORLD_SIZE, else 1)")
+    sub.add_argument("--wait", type=float, default=86400.0, help="seconds rank 0 waits for the others (default 1 day)")
+    sub.add_argument(
+        "--gather", action="store_true", help="only combine the score files already in --out (after separate jobs)"
+    )
+    sub.add_argument(
+        "--no-progress", dest="progress", action="store_false", help="no progress bar (e.g. for log files)"
+    )
+
+
+def run_benchmark(args: argparse.Namespace) -> None:
+    """``python -m rgmp benchmark <dataset> ...``."""
+    from rgmp.bench.runner import gather, run_share
+
+    if args.gather:
+        summary = gather(args.out)
+        _print_outputs(args.out, summary.settings.dataset)
+        return
+    for flag, message in ADDONS_UNAVAILABLE.items():
+        if getattr(args, flag):
+            raise BenchmarkError(message)
+    if args.root is None:
+        raise BenchmarkError("--root is required (the dataset folder), except with --gather")
+    if args.random_init and args.weights is not None:
+        raise BenchmarkError("give either --weights or --random-init, not both")
+    if args.size < 0 or 0 < args.size < 32:
+        raise BenchmarkError(f"--size must be 0 (native) or at least 32, got {args.size}")
+    rank, world = _rank_world(args)
+    device = rank_device(args.device)
+    model, weights = load_benchmark_model(args.model, args.weights, args.random_init)
+    settings = RunSettings(
+        dataset=args.dataset,
+        root=str(args.root.resolve()),
+        subset=args.subset,
+        sequences=args.sequences,
+        resolution=args.resolution,
+        model=model.config.name,
+        weights=weights,
+        scales=tuple(args.scales or model.config.default_scales),
+        merge=args.merge,
+        size=args.size or None,
+        precision=args.precision,
+        device=device.type,
+        no_reference=args.no_ref,
+        no_previous=args.no_prev,
+        keys=tuple(getattr(args, "keys", JUMPCUT_KEYS)),
+        distances=tuple(getattr(args, "distances", JUMPCUT_DISTANCES)),
+    )
+    session = make_session(model, device, settings)
+    summary = run_share(settings, args.out, session, rank=rank, world=world, wait=args.wait, progress=args.progress)
+    if summary is None:
+        print(f"rank {rank}/{world}: done; rank 0 gathers into {args.out}", file=sys.stderr)
+        return
+    _print_outputs(args.out, settings.dataset)
+
+
+def run_report(args: argparse.Namespace) -> None:
+    """``python -m rgmp benchmark report --runs A B ... --out DIR``."""
+    from rgmp.bench.runner import write_report
+
+    write_report(args.runs, args.out)
+    print((args.out / "tables.md").read_text())
+    print(f"wrote {args.out / 'tables.md'} and {args.out / 'summary.csv'}", file=sys.stderr)
+
+
+def _print_outputs(out: Path, dataset: str) -> None:
+    print((out / "table.md").read_text())
+    names = ["scores.csv", "sequences.csv", "summary.csv", "table.md"] + (
+        ["figure.png"] if dataset == "davis2016" else []
+    )
+    print(f"wrote {', '.join(str(out / n) for n in names)}", file=sys.stderr)
+
+
+def _rank_world(args: argparse.Namespace) -> tuple[int, int]:
+    env_rank, env_world = rank_and_world()
+    rank = env_rank if args.rank is None else args.rank
+    world = env_world if args.world_size is None else args.world_size
+    check_rank(rank, world)
+    return rank, world
+
+
+def rank_device(name: str) -> torch.device:
+    """The device of this process: ``--device``, else cuda > mps > cpu; a bare "cuda" under torchrun becomes
+    ``cuda:$LOCAL_RANK`` so that each process of a machine takes its own GPU."""
+    from rgmp.device import pick_device
+
+    try:
+        device = pick_device(name)
+    except ValueError as err:
+        raise BenchmarkError(str(err)) from None
+    local = os.environ.get("LOCAL_RANK")
+    if device.type == "cuda" and device.index is None and local is not None:
+        if not local.isdigit() or int(local) >= torch.cuda.device_count():
+            raise BenchmarkError(f"LOCAL_RANK={local} but this machine has {torch.cuda.device_count()} GPU(s)")
+        device = torch.device("cuda", int(local))
+    return device
+
+
+def load_benchmark_model(model: str | None, weights: Path | None, random_init: bool):
+    """(model in eval mode, weights description): seeded random weights, the given file, or the installed default."""
+    from rgmp.config import PRESETS
+    from rgmp.model import build_model
+    from rgmp.weights import default_weights, load_model
+
+    if random_init:
+        torch.manual_seed(0)  # every rank builds the same network
+        return build_model(PRESETS[model or "lite"]).eval(), RANDOM_INIT
+    path = weights if weights is not None else default_weights(model or "lite")
+    network, _ = load_model(path, expect=model)
+    return network, str(Path(path).resolve())
+
+
+def make_session(model, device: torch.device, settings: RunSettings):
+    """The inference session a run's settings describe."""
+    from rgmp.device import parse_dtype
+    from rgmp.inference import Session, SessionOptions
+
+    options = SessionOptions(
+        scales=settings.scales,
+        merge=settings.merge,  # type: ignore[arg-type]
+        size=settings.size,
+        no_reference=settings.no_reference,
+        no_previous=settings.no_previous,
+        dtype=parse_dtype(settings.precision),
+    )
+    return Session(model, device, options)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# bench (speed)
+
+
+def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Register ``bench``: the speed benchmark."""
+    parser = subparsers.add_parser(
+        "bench",
+        help="speed benchmark: ms/frame, reference encoding, fps, memory, GFLOP, against a ResNet-50 yardstick",
+        description="Time the paper and light models over scales, objects, precisions, devices and frame sizes. "
+        "Default: a design that fits a few minutes on a 2-core CPU; --full: every combination. The axis options "
+        "replace the values of that axis.",
+    )
+    parser.add_argument("--full", action="store_true", help="every combination of the axes (long on a CPU)")
+    parser.add_argument("--models", type=_names, help="models (default lite,paper; the first is swept)")
+    parser.add_argument(
+        "--num-scales", type=_numbers(int, "--num-scales"), help="scale sets: 1 = (1.0), 3 = (.5,.75,1)"
+    )
+    parser.add_argument("--objects", type=_numbers(int, "--objects"), help="objects per clip (default 1,2,4)")
+    parser.add_argument(
+        "--dtypes", type=_names, help="precisions on every device (default: fp32,bf16 CPU; fp32,fp16 GPU)"
+    )
+    parser.add_argument("--devices", type=_names, help="devices (default: cpu, and cuda when present)")
+    parser.add_argument("--sizes", type=_names, help="frame sizes: 480p, 720p or HxW (default 480p,720p)")
+    parser.add_argument("--warmup", type=int, help="untimed frames first (default 1)")
+    parser.add_argument("--repeats", type=int, help="timed frames (default 2 for the paper model on a CPU, else 3)")
+    parser.add_argument(
+        "--weights", type=Path, action="append", default=[], help="a weights file for its model (repeatable)"
+    )
+    parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--json", type=Path, help="write the records as a JSON list to this file ('-' = stdout)")
+    parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
+    parser.set_defaults(run=run_bench)
+    return parser
+
+
+def run_bench(args: argparse.Namespace) -> None:
+    """``python -m rgmp bench ...``."""
+    from rgmp.bench.speed import (
+        SCALE_SETS,
+        Axes,
+        build_cases,
+        default_axes,
+        parse_size,
+        run_cases,
+        speed_notes,
+        speed_table,
+    )
+    from rgmp.weights import load_model
+
+    if args.threads is not None:
+        if args.threads < 1:
+            raise BenchmarkError(f"--threads must be at least 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
+    axes = default_axes(full=args.full)
+    bad_scales = [n for n in args.num_scales or () if n not in SCALE_SETS]
+    if bad_scales:
+        raise BenchmarkError(f"--num-scales takes {' or '.join(map(str, SCALE_SETS))}, got {bad_scales}")
+    if any(n < 1 for n in args.objects or ()):
+        raise BenchmarkError("--objects must be at least 1")
+    axes = Axes(
+        models=args.models or axes.models,
+        scale_counts=args.num_scales or axes.scale_counts,
+        objects=args.objects or axes.objects,
+        devices=args.devices or axes.devices,
+        sizes=tuple(parse_size(s) for s in args.sizes) if args.sizes else axes.sizes,
+        dtypes={"*": args.dtypes} if args.dtypes else axes.dtypes,
+    )
+    models = {}
+    for path in args.weights:
+        network, _ = load_model(path)
+        models[network.config.name] = (network, str(path.resolve()))
+    records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
+                        progress=args.progress)  # fmt: skip
+    print(speed_notes(records))
+    print()
+    print(speed_table(records))
+    if args.json is not None:
+        text = json.dumps([_json_safe(r) for r in records], indent=2) + "\n"
+        if str(args.json) == "-":
+            print(text)
+        else:
+            write_text_atomic(args.json, text)
+            print(f"wrote {len(records)} records to {args.json}", file=sys.stderr)
+
+
+def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
+    """NaN → None, so that the file is strict JSON."""
+    return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}

@@ -1,0 +1,259 @@
+"""Markdown tables laid out like the paper's, the paper's numbers beside ours."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from rgmp.bench.paper import (
+    ADDON_CRF,
+    ADDON_GRU,
+    ADDON_ONLINE,
+    RGMP,
+    TABLE1_DAVIS2016,
+    TABLE2_DAVIS2017,
+    TABLE3_SEGTRACK,
+    TABLE4_JUMPCUT,
+    TABLE5_ABLATIONS,
+    TABLE6_ADDONS,
+    PaperRow,
+)
+from rgmp.bench.records import RunSummary
+
+DAGGER = "†"
+RANDOM_MARK = "‡"
+UNAVAILABLE = "unavailable"
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str:
+    """A GitHub markdown table; columns flagged in ``right`` are right-aligned (default: all but the first)."""
+    right = list(right) or [i > 0 for i in range(len(header))]
+    rule = ["---:" if r else "---" for r in right]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
+
+
+def percent(value: float | None) -> str:
+    """A fraction shown in percent with one decimal; "–" for missing or NaN."""
+    return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}"
+
+
+def paper_value(value: float | None, *, time: bool = False) -> str:
+    """A paper number (already in percent, or seconds with ``time``) as the paper prints it; "–" when not known."""
+    if value is None:
+        return "–"
+    return f"{value:g}" if time else f"{value:.1f}"
+
+
+def seconds(value: float | None) -> str:
+    """Seconds per frame with 3 significant digits; "–" when missing."""
+    return "–" if value is None or math.isnan(value) else f"{value:.3g}"
+
+
+def _paper_name(row: PaperRow) -> str:
+    recalled = not row.checked and any(v is not None for v in row.values.values())
+    return f"{row.method} {DAGGER}" if recalled else row.method
+
+
+def _ours_name(summary: RunSummary) -> str:
+    settings = summary.settings
+    mark = f" {RANDOM_MARK}" if settings.random_init else ""
+    return f"**{settings.variant} (ours: {settings.label()})**{mark}"
+
+
+def _mark(flag: bool | None) -> str:
+    return "" if flag is None else ("✓" if flag else "")
+
+
+def _of(summaries: Sequence[RunSummary], dataset: str) -> list[RunSummary]:
+    return [s for s in summaries if s.settings.dataset == dataset]
+
+
+def table1(summaries: Sequence[RunSummary]) -> str:
+    """Table 1: DAVIS-2016 val, J mean, F mean and time; the paper's methods, then our runs."""
+    rows = [
+        [
+            _paper_name(r),
+            _mark(r.online_learning),
+            _mark(r.post_processing),
+            paper_value(r.values["J-Mean"]),
+            paper_value(r.values["F-Mean"]),
+            paper_value(r.values["seconds"], time=True),
+        ]
+        for r in TABLE1_DAVIS2016
+    ]
+    rows += [
+        [
+            _ours_name(s),
+            "",
+            "",
+            percent(s.metrics["J-Mean"]),
+            percent(s.metrics["F-Mean"]),
+            seconds(s.seconds_per_frame),
+        ]
+        for s in _of(summaries, "davis2016")
+    ]
+    header = ["Method", "OL", "PP", "J Mean", "F Mean", "Time (s/frame)"]
+    return _section(
+        "Table 1 — DAVIS-2016 validation", markdown_table(header, rows, [False, False, False, True, True, True])
+    )
+
+
+def table2(summaries: Sequence[RunSummary]) -> str:
+    """Table 2: DAVIS-2017 val (several objects)."""
+    rows = [
+        [_paper_name(r), paper_value(r.values["J-Mean"]), paper_value(r.values["F-Mean"]), "–"]
+        for r in TABLE2_DAVIS2017
+    ]
+    rows += [
+        [_ours_name(s), percent(s.metrics["J-Mean"]), percent(s.metrics["F-Mean"]), seconds(s.seconds_per_frame)]
+        for s in _of(summaries, "davis2017")
+    ]
+    header = ["Method", "J Mean", "F Mean", "Time (s/frame)"]
+    return _section("Table 2 — DAVIS-2017 validation (several objects)", markdown_table(header, rows))
+
+
+def table3(summaries: Sequence[RunSummary]) -> str:
+    """Table 3: SegTrack v2 IoU (frames at 480 px on the short side)."""
+    rows = [[_paper_name(r), paper_value(r.values["IoU"]), "–", "–"] for r in TABLE3_SEGTRACK]
+    rows += [
+        [_ours_name(s), percent(s.metrics["IoU"]), percent(s.metrics["IoU-frame-mean"]), seconds(s.seconds_per_frame)]
+        for s in _of(summaries, "segtrackv2")
+    ]
+    header = ["Method", "IoU", "IoU (mean over frames)", "Time (s/frame)"]
+    return _section("Table 3 — SegTrack v2", markdown_table(header, rows))
+
+
+def table4(summaries: Sequence[RunSummary]) -> str:
+    """Table 4: JumpCut error (percent, lower is better) at the end of transfers of d frames."""
+    ours = _of(summaries, "jumpcut")
+    distances: list[str] = list(TABLE4_JUMPCUT[0].values)
+    for s in ours:
+        distances += [d for d in s.metrics if d not in distances]
+    rows = [[_paper_name(r), *(paper_value(r.values.get(d)) for d in distances)] for r in TABLE4_JUMPCUT]
+    rows += [[_ours_name(s), *(percent(s.metrics.get(d)) for d in distances)] for s in ours]
+    return _section("Table 4 — JumpCut (error %, lower is better)", markdown_table(["Method", *distances], rows))
+
+
+def table5(summaries: Sequence[RunSummary]) -> str:
+    """Table 5: ablations on DAVIS-2016 val, paper and ours side by side."""
+    ours = _of(summaries, "davis2016")
+    paper = {r.method: r for r in TABLE5_ABLATIONS}
+    variants = [r.method for r in TABLE5_ABLATIONS] + sorted({s.settings.variant for s in ours} - set(paper))
+    rows = []
+    for variant in variants:
+        ref = paper.get(variant)
+        j, f = (paper_value(ref.values["J-Mean"]), paper_value(ref.values["F-Mean"])) if ref else ("–", "–")
+        matching = [s for s in ours if s.settings.variant == variant]
+        if not matching:
+            rows.append([variant, j, "–", f, "–", ""])
+        for s in matching:
+            mark = f" {RANDOM_MARK}" if s.settings.random_init else ""
+            rows.append(
+                [variant, j, percent(s.metrics["J-Mean"]), f, percent(s.metrics["F-Mean"]), s.settings.label() + mark]
+            )
+    header = ["Variant", "J Mean (paper)", "J Mean (ours)", "F Mean (paper)", "F Mean (ours)", "Our run"]
+    return _section(
+        "Table 5 — Ablations, DAVIS-2016 validation", markdown_table(header, rows, [False, *[True] * 4, False])
+    )
+
+
+def table6(summaries: Sequence[RunSummary]) -> str:
+    """Table 6: add-ons on DAVIS-2016 val; online learning and ConvGRU wait for the training package."""
+    base = [s for s in _of(summaries, "davis2016") if s.settings.variant == RGMP]
+    ours_text = {
+        ADDON_ONLINE: "unavailable: online learning is not provided by `train` yet",
+        ADDON_GRU: "unavailable: the ConvGRU model is not provided by `train` yet",
+        ADDON_CRF: "not implemented (not asked for)",
+    }
+    rows = []
+    for r in TABLE6_ADDONS:
+        paper = [paper_value(r.values[k], time=k == "seconds") for k in ("J-Mean", "F-Mean", "seconds")]
+        if r.method != RGMP:
+            rows.append([r.method, paper[0], ours_text[r.method], paper[1], "", paper[2], ""])
+            continue
+        ours = [
+            [f"{r.method} ({s.settings.label()})", paper[0], percent(s.metrics["J-Mean"]), paper[1]]
+            + [percent(s.metrics["F-Mean"]), paper[2], seconds(s.seconds_per_frame)]
+            for s in base
+        ]
+        rows += ours or [[r.method, paper[0], "–", paper[1], "–", paper[2], "–"]]
+    header = ["Variant", "J (paper)", "J (ours)", "F (paper)", "F (ours)", "s/frame (paper)", "s/frame (ours)"]
+    return _section("Table 6 — Add-ons, DAVIS-2016 validation", markdown_table(header, rows))
+
+
+def options_table(summaries: Sequence[RunSummary]) -> str:
+    """Every run with its inference options (scales, merge, precision, device) and its main number."""
+    rows = []
+    for s in summaries:
+        st = s.settings
+        main = {
+            "davis2016": ("J&F", "J&F-Mean"),
+            "davis2017": ("J&F", "J&F-Mean"),
+            "segtrackv2": ("IoU", "IoU"),
+        }.get(st.dataset, ("error d=" + str(st.distances[-1]), f"d={st.distances[-1]}"))
+        rows.append(
+            [
+                st.dataset,
+                st.variant,
+                st.model,
+                ",".join(f"{x:g}" for x in st.scales),
+                st.merge,
+                st.precision,
+                st.device,
+                f"{main[0]} {percent(s.metrics.get(main[1]))}",
+                seconds(s.seconds_per_frame),
+                str(s.sequences),
+                st.signature(),
+            ]
+        )
+    header = [
+        "Dataset",
+        "Variant",
+        "Model",
+        "Scales",
+        "Merge",
+        "Precision",
+        "Device",
+        "Score",
+        "s/frame",
+        "Seq.",
+        "Run",
+    ]
+    return _section(
+        "Runs and their inference options", markdown_table(header, rows, [False] * 7 + [True] * 3 + [False])
+    )
+
+
+def report(summaries: Sequence[RunSummary]) -> str:
+    """The markdown report: the paper's tables that concern the runs, the runs' options, and the footnotes."""
+    datasets = {s.settings.dataset for s in summaries}
+    parts = ["# RGMP: the paper's tables and this implementation's runs"]
+    if "davis2016" in datasets:
+        parts += [table1(summaries), table5(summaries), table6(summaries)]
+    if "davis2017" in datasets:
+        parts.append(table2(summaries))
+    if "segtrackv2" in datasets:
+        parts.append(table3(summaries))
+    if "jumpcut" in datasets:
+        parts.append(table4(summaries))
+    parts.append(options_table(summaries))
+    parts.append(
+        "\n".join(
+            [
+                f"- {DAGGER} recalled from the paper's table (the numbers those methods' papers report), not "
+                "re-checked against the PDF; unmarked paper numbers were checked (see `rgmp/bench/paper.py`). "
+                "– = not known.",
+                f"- {RANDOM_MARK} random weights: the run checks the pipeline; its scores say nothing about accuracy.",
+                "- Paper times are the authors' GPU; ours are the device named in the row (reading frames and "
+                "reference encoding included, file writing excluded).",
+                "- J, F, IoU and errors in percent; JumpCut error = wrongly labelled area / object area at the end of "
+                "each transfer.",
+            ]
+        )
+    )
+    return "\n\n".join(parts) + "\n"
+
+
+def _section(title: str, table: str) -> str:
+    return f"## {title}\n\n{table}"
