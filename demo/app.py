@@ -147,6 +147,12 @@ def build_demo(
                 [("green", "green"), ("transparent", "transparent")], value="green", label="Cut-out", scale=1
             )
         with gr.Row():
+            stream_video = gr.Checkbox(
+                value=False,
+                label="Also stream the overlay as a video while it runs (HLS: it stalls whenever the model is "
+                "slower than real time, as on a CPU; the live preview is always there)",
+                elem_id="stream-video",
+            )
             redo_earlier = gr.Checkbox(
                 value=False,
                 label="Re-segment the frames before the annotated frame too (backward); frames without a result "
@@ -163,6 +169,14 @@ def build_demo(
         with gr.Row():
             preview = gr.Image(label="Live preview", format="jpeg", interactive=False, elem_id="preview")
             overlay = gr.Video(label="Overlay (H.264)", interactive=False, elem_id="overlay-video")
+            stream = gr.Video(
+                label="Overlay, streamed while it runs",
+                streaming=True,
+                autoplay=True,
+                interactive=False,
+                visible="hidden",  # in the page (so that a stream started right after ticking plays), not shown
+                elem_id="stream-video-output",
+            )
         with gr.Row():
             cutout = gr.Video(label="Cut-out", interactive=False, elem_id="cutout-video")
             masks = gr.File(label="Masks: DAVIS-palette PNGs (zip)", interactive=False, elem_id="masks-zip")
@@ -189,6 +203,7 @@ def build_demo(
             "overlay": overlay,
             "cutout": cutout,
             "masks": masks,
+            "stream": stream,
         }
         clip_outputs = [named[name] for name in CLIP_OUTPUTS]
         video_in.upload(callbacks.open_clip, [state, video_in], clip_outputs, **light)
@@ -215,11 +230,19 @@ def build_demo(
                 cutout_background,
                 redo_earlier,
                 first_seconds,
+                stream_video,
             ],
             [named[name] for name in RUN_OUTPUTS],
             show_progress_on=[status],
             api_visibility="private",
             **heavy,
+        )
+        stream_video.change(
+            lambda on: gr.update(visible=True if on else "hidden", value=None),
+            [stream_video],
+            [stream],
+            queue=False,
+            api_visibility="private",
         )
         stop.click(callbacks.stop, [state], [status], queue=False, api_visibility="private")
         api_button.click(

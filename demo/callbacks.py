@@ -23,7 +23,7 @@ from demo.errors import DemoError, user_error_types
 from demo.limits import Limits
 from demo.models import STARTER, ModelCache
 from demo.pipeline import RunProgress, RunResult, segment_clip
-from demo.render import RenderOptions
+from demo.render import RenderOptions, StreamSegments
 from demo.workspace import Clip, Workspace, sweep
 from rgmp.inference import Session, SessionOptions
 from rgmp.inference.session import object_ids_of
@@ -47,7 +47,7 @@ CLIP_OUTPUTS = (
     "masks",
 )
 """Outputs of :meth:`DemoCallbacks.open_clip` and :meth:`DemoCallbacks.open_example`, in order."""
-RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks")
+RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks", "stream")
 """Outputs of :meth:`DemoCallbacks.run`, in order."""
 
 
@@ -276,9 +276,14 @@ class DemoCallbacks:
         cutout_background: str,
         redo_earlier: bool,
         first_seconds: bool,
+        stream_video: bool = False,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to ask for a progress bar)
     ) -> Iterator[tuple[Any, ...]]:
-        """Segment the clip from the frame in the editor. Yields the outputs :data:`RUN_OUTPUTS`."""
+        """Segment the clip from the frame in the editor. Yields the outputs :data:`RUN_OUTPUTS`.
+
+        The live preview shows the latest overlay frame at most every ``preview_interval`` seconds; with
+        ``stream_video`` the forward pass's overlay frames also go out as 2-second video segments.
+        """
         with page_errors("segmentation"):
             clip = require_clip(workspace)
             if clip.too_long and not first_seconds:
@@ -290,6 +295,8 @@ class DemoCallbacks:
             labels = checked_labels(labels_from_editor(editor), clip, f"frame {start}")
             session = self.session(model_key, checkpoint, scales, size)
             workspace.drafts.clear()
+            run_dir = workspace.new_run_dir()
+            segments = StreamSegments(run_dir / "stream", clip.info.fps) if stream_video else None
             run = segment_clip(
                 session,
                 clip.path,
@@ -298,26 +305,26 @@ class DemoCallbacks:
                 max_frames=clip.frames,
                 fps=clip.info.fps,
                 masks_dir=workspace.masks_dir,
-                out_dir=workspace.new_run_dir(),
+                out_dir=run_dir,
                 options=RenderOptions(overlay_style, cutout_background),
                 stop=workspace.stop,
                 redo_earlier=redo_earlier,
             )
             shown = 0.0
+            skip = gr.skip()
             for item in run:
                 if isinstance(item, RunProgress):
                     progress((item.done, item.total), desc=progress_text(item), unit="frames")
-                    if time.monotonic() - shown >= self.preview_interval:
+                    segment = segments.add(item.preview) if segments and not item.backward else None
+                    if segment is not None or time.monotonic() - shown >= self.preview_interval:
                         shown = time.monotonic()
-                        yield item.preview, progress_text(item), gr.skip(), gr.skip(), gr.skip()
+                        yield item.preview, progress_text(item), skip, skip, skip, _path(segment) or skip
                 else:
-                    yield (
-                        gr.skip(),
-                        self.result_text(item),
-                        _path(item.overlay),
-                        _path(item.cutout),
-                        _path(item.masks_zip),
-                    )
+                    segment = segments.flush() if segments else None
+                    if segment is not None:
+                        yield skip, skip, skip, skip, skip, str(segment)
+                    overlay, cutout, masks = _path(item.overlay), _path(item.cutout), _path(item.masks_zip)
+                    yield skip, self.result_text(item), overlay, cutout, masks, skip if segments else None
 
     def result_text(self, result: RunResult) -> str:
         """The status line at the end of a run."""

@@ -2,7 +2,8 @@
 
 Videos keep the clip's original size and frame rate. The overlay and the green-screen cut-out are H.264 mp4
 (browser-playable, :class:`rgmp.io.video.VideoWriter`); the transparent cut-out is a VP9 WebM with an alpha
-channel, which browsers play with transparency and editors import.
+channel, which browsers play with transparency and editors import. While a run goes, the overlay can also be
+cut into short MPEG-TS segments for a streaming ``gr.Video`` (:class:`StreamSegments`).
 """
 
 from __future__ import annotations
@@ -50,22 +51,45 @@ class RenderOptions:
         return ".webm" if self.cutout_background == "transparent" else ".mp4"
 
 
-class AlphaVideoWriter:
-    """Write (H, W, 4) uint8 RGBA frames to a VP9 WebM with alpha, atomically (temporary file, then rename).
+class EncodedVideoWriter:
+    """Write frames with one PyAV encoder into one container, atomically (temporary file, then rename).
 
-    Odd sizes are padded by one transparent pixel on the right/bottom. Use as a context manager; an exception
-    inside the block deletes the partial file.
+    :class:`rgmp.io.video.VideoWriter` covers H.264 in mp4/mov/mkv; this covers what the demo needs besides:
+    VP9 with alpha in WebM, and H.264 in MPEG-TS segments. Odd sizes are padded by one pixel on the
+    right/bottom (zeros: transparent for RGBA). Use as a context manager; an exception inside the block deletes
+    the partial file.
+
+    Args:
+        path: the file to write.
+        fps: frame rate.
+        container: FFmpeg muxer name ("webm", "mpegts").
+        codec: encoder name ("libvpx-vp9", "libx264").
+        pix_fmt: the encoded pixel format ("yuva420p", "yuv420p").
+        options: encoder options.
+        channels: 4 for RGBA input frames, 3 for RGB.
     """
 
-    def __init__(self, path: str | os.PathLike[str], fps: float):
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        fps: float,
+        *,
+        container: str,
+        codec: str,
+        pix_fmt: str,
+        options: dict[str, str],
+        channels: int,
+    ):
         self.path = Path(path)
         self._rate = Fraction(fps).limit_denominator(1001)
         self._tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.part")
+        self._spec = (container, codec, pix_fmt, options)
+        self._input_format = "rgba" if channels == 4 else "rgb24"
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self.frames_written = 0
 
-    def __enter__(self) -> AlphaVideoWriter:
+    def __enter__(self) -> EncodedVideoWriter:
         return self
 
     def __exit__(
@@ -76,20 +100,22 @@ class AlphaVideoWriter:
         else:
             self.abort()
 
-    def write(self, rgba: np.ndarray) -> None:
-        """Append one (H, W, 4) uint8 RGBA frame."""
-        height, width = rgba.shape[:2]
+    def write(self, frame: np.ndarray) -> None:
+        """Append one (H, W, 3|4) uint8 frame."""
+        height, width = frame.shape[:2]
         if self._container is None:
-            self._container = av.open(str(self._tmp), mode="w", format="webm")
-            stream = self._container.add_stream("libvpx-vp9", rate=self._rate)
+            container, codec, pix_fmt, options = self._spec
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._container = av.open(str(self._tmp), mode="w", format=container)
+            stream = self._container.add_stream(codec, rate=self._rate)
             stream.width, stream.height = width + width % 2, height + height % 2
-            stream.pix_fmt = "yuva420p"
-            stream.options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b:v": "0"}
+            stream.pix_fmt = pix_fmt
+            stream.options = dict(options)
             self._stream = stream
         if height % 2 or width % 2:
-            rgba = np.pad(rgba, ((0, height % 2), (0, width % 2), (0, 0)))
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgba), format="rgba")
-        for packet in self._stream.encode(frame):
+            frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
+        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=self._input_format)
+        for packet in self._stream.encode(picture):
             self._container.mux(packet)
         self.frames_written += 1
 
@@ -112,6 +138,22 @@ class AlphaVideoWriter:
         self._tmp.unlink(missing_ok=True)
 
 
+def alpha_webm_writer(path: Path, fps: float) -> EncodedVideoWriter:
+    """RGBA frames → VP9 WebM with alpha (browsers play it transparent; editors import it)."""
+    options = {"deadline": "realtime", "cpu-used": "8", "crf": "30", "b:v": "0"}
+    return EncodedVideoWriter(
+        path, fps, container="webm", codec="libvpx-vp9", pix_fmt="yuva420p", options=options, channels=4
+    )
+
+
+def ts_segment_writer(path: Path, fps: float) -> EncodedVideoWriter:
+    """RGB frames → one H.264 MPEG-TS segment, the chunk format of a streaming ``gr.Video``."""
+    options = {"preset": "veryfast", "crf": "23"}
+    return EncodedVideoWriter(
+        path, fps, container="mpegts", codec="libx264", pix_fmt="yuv420p", options=options, channels=3
+    )
+
+
 class ResultWriter:
     """Draws each frame's result into the overlay and cut-out videos (a context manager).
 
@@ -129,7 +171,7 @@ class ResultWriter:
         self._overlay = VideoWriter(self.overlay_path, fps, preset="veryfast")
         transparent = options.cutout_background == "transparent"
         self._cutout = (
-            AlphaVideoWriter(self.cutout_path, fps)
+            alpha_webm_writer(self.cutout_path, fps)
             if transparent
             else VideoWriter(self.cutout_path, fps, preset="veryfast")
         )
@@ -160,6 +202,41 @@ class ResultWriter:
             self._cutout.write(cutout(frame, labels))
         self.frames_written += 1
         return drawn
+
+
+class StreamSegments:
+    """Cuts overlay frames into short H.264 MPEG-TS segments, the chunks a streaming ``gr.Video`` plays (HLS).
+
+    Args:
+        folder: where the segments go (``segment-00000.ts``...).
+        fps: the clip's frame rate.
+        seconds: length of one segment.
+    """
+
+    def __init__(self, folder: Path, fps: float, seconds: float = 0.5):
+        self.folder = folder
+        self.fps = fps
+        self.frames_per_segment = max(1, round(fps * seconds))
+        self._writer: EncodedVideoWriter | None = None
+        self._count = 0
+
+    def add(self, frame: np.ndarray) -> Path | None:
+        """Append one (H, W, 3) uint8 frame; returns a segment's path when one is complete."""
+        if self._writer is None:
+            self._writer = ts_segment_writer(self.folder / f"segment-{self._count:05d}.ts", self.fps)
+        self._writer.write(frame)
+        if self._writer.frames_written >= self.frames_per_segment:
+            return self.flush()
+        return None
+
+    def flush(self) -> Path | None:
+        """Close the segment being written (if it holds frames) and return its path."""
+        writer, self._writer = self._writer, None
+        if writer is None or not writer.frames_written:
+            return None
+        writer.close()
+        self._count += 1
+        return writer.path
 
 
 def zip_masks(masks_dir: Path, indices: range, path: Path) -> Path:

@@ -123,6 +123,23 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
     assert len(zip_ids(final["masks"])) == 4
 
 
+def test_a_streamed_run_sends_the_overlay_as_video_segments(tmp_path) -> None:
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    yields = run(callbacks, out["state"], out["editor"], stream_video=True)
+    segments = [y["stream"] for y in yields if isinstance(y["stream"], str)]
+    assert len(segments) == 1 and segments[0].endswith("segment-00000.ts")  # 4 frames < one 0.5 s segment
+    assert probe_video_frames(segments[0]) == 4
+    assert "**Done**" in yields[-1]["status"]
+    plain = run(callbacks, out["state"], out["editor"])
+    assert plain[-1]["stream"] is None  # without streaming the stream output is emptied
+
+
+def probe_video_frames(path: str) -> int:
+    with av.open(path) as container:
+        return sum(1 for _ in container.decode(container.streams.video[0]))
+
+
 def test_moving_the_slider_keeps_what_was_painted_as_a_draft(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
     out = outputs(callbacks.open_clip(None, str(BIKE)))

@@ -14,7 +14,7 @@ from PIL import Image
 
 from demo.models import random_model_loader
 from demo.pipeline import RunProgress, RunResult, segment_clip
-from demo.render import RenderOptions
+from demo.render import RenderOptions, StreamSegments
 from rgmp.inference import Session
 from rgmp.io.video import VideoWriter, probe_video
 
@@ -159,3 +159,20 @@ def test_side_by_side_overlay_and_transparent_cutout(session, clip, tmp_path) ->
     assert len(frames) == FRAMES and frames[0].format.name == "yuva420p"
     alpha = frames[0].to_ndarray(format="rgba")[..., 3]
     assert alpha[30, 20] > 200 and alpha[5, 5] < 50  # object opaque, background transparent
+
+
+def test_stream_segments_cut_the_overlay_into_short_h264_ts_files(tmp_path) -> None:
+    segments = StreamSegments(tmp_path, fps=12, seconds=0.25)  # 3 frames per segment
+    frames = [np.full((H, W, 3), 20 * i, np.uint8) for i in range(FRAMES + 1)]
+    paths = [segments.add(frame) for frame in frames]
+    assert [p is not None for p in paths] == [False, False, True, False, False, True, False]
+    last = segments.flush()
+    assert last is not None and segments.flush() is None
+    files = [paths[2], paths[5], last]
+    assert [p.name for p in files] == ["segment-00000.ts", "segment-00001.ts", "segment-00002.ts"]
+    for path, count in zip(files, (3, 3, 1), strict=True):
+        with av.open(str(path)) as container:
+            assert container.format.name == "mpegts"
+            stream = container.streams.video[0]
+            assert stream.codec_context.name == "h264" and (stream.width, stream.height) == (W, H)
+            assert sum(1 for _ in container.decode(stream)) == count

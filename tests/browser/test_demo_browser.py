@@ -143,7 +143,7 @@ def test_upload_paint_run_watch_download(page, shots, tmp_path) -> None:
         assert set(np.unique(np.array(first)).tolist()) == {0, 1}  # the painted stroke is object 1
 
 
-def test_example_then_stop_ends_the_run_early(page, shots) -> None:
+def test_example_then_stop_ends_the_run_early_and_the_next_run_completes(page, shots) -> None:
     page.get_by_text("rollerblade · 35 frames").click()
     wait_for_text(page, "#status", "mask is loaded")
     assert "1 object" in page.locator("#objects").inner_text()
@@ -157,3 +157,11 @@ def test_example_then_stop_ends_the_run_early(page, shots) -> None:
     page.screenshot(path=shots / "07-stopped.png", full_page=True)
     last = int(re.search(r"frames 0–(\d+)", status).group(1))
     assert last < 20, status  # 35 frames at ≥ 0.15 s each: Stop landed within a frame or two
+
+    page.locator("#run").click()
+    status = wait_for_text(page, "#status", "Done")
+    assert "35 frames segmented" in status and "frames 0–34" in status
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#overlay-video video'); return v && v.readyState >= 2; }"
+    )
+    page.screenshot(path=shots / "08-done.png", full_page=True)
