@@ -78,6 +78,11 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--year", choices=["2016", "2017"], default="2017", help="DAVIS edition (default 2017)")
     ev.add_argument("--sequences", help="comma-separated sequences, instead of the image set")
     ev.set_defaults(run=run_evaluate)
+
+    from rgmp.bench.commands import add_bench_parser, add_benchmark_parser
+
+    add_benchmark_parser(commands)
+    add_bench_parser(commands)
     return parser
 
 
@@ -209,13 +214,23 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
+    from rgmp.bench import BenchmarkError
     from rgmp.evaluation import EvaluationError
     from rgmp.inference import SessionError
     from rgmp.io.masks import MaskError
     from rgmp.io.video import VideoError
     from rgmp.weights import WeightsError
 
-    return CLIError, EvaluationError, SessionError, MaskError, VideoError, WeightsError, FileNotFoundError
+    return (
+        CLIError,
+        BenchmarkError,
+        EvaluationError,
+        SessionError,
+        MaskError,
+        VideoError,
+        WeightsError,
+        FileNotFoundError,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
