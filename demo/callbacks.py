@@ -235,6 +235,8 @@ class DemoCallbacks:
             text += f" ({info.num_frames / info.fps:.1f} s)"
         if info.rotation:
             text += f" · rotated {info.rotation}°"
+        if clip.path.suffix.lower() in (".avi", ".mkv"):
+            text += " · browsers cannot preview this container, but its frames are read fine"
         if clip.too_long:
             text += (
                 f"\n\n⚠ This clip is longer than the {self.limits.max_seconds:g} s this demo processes: tick "

@@ -300,6 +300,26 @@ def test_model_choices_and_the_missing_weights_message(tmp_path, monkeypatch) ->
     assert calls == ["a", "b", "a"]
 
 
+@pytest.mark.parametrize(
+    ("suffix", "container", "codec"),
+    [(".mov", "mov", "libx264"), (".webm", "webm", "libvpx-vp9"), (".avi", "avi", "mpeg4")],
+)
+def test_mov_webm_and_avi_uploads_open(tmp_path, suffix, container, codec) -> None:
+    path = tmp_path / f"clip{suffix}"
+    with av.open(str(path), "w", format=container) as output:
+        stream = output.add_stream(codec, rate=24)
+        stream.width, stream.height, stream.pix_fmt = 96, 64, "yuv420p"
+        for t in range(3):
+            picture = np.full((64, 96, 3), 40 * t, np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
+                output.mux(packet)
+        for packet in stream.encode(None):
+            output.mux(packet)
+    out = outputs(make_callbacks(tmp_path).open_clip(None, str(path)))
+    assert out["state"].clip.frames == 3 and out["editor"]["background"].shape == (64, 96, 3)
+    assert ("browsers cannot preview" in out["clip_info"]) == (suffix == ".avi")
+
+
 def test_a_rotated_clip_is_shown_and_segmented_upright(tmp_path) -> None:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:

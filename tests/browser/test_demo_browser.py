@@ -21,7 +21,8 @@ from PIL import Image
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
     pytest.skip(f"{CHROMIUM} is absent: apt-get install -y chromium", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the browser test driver)")
+
+from playwright import sync_api  # noqa: E402 (pip install playwright; a missing driver fails, it does not skip)
 
 from demo.app import build_demo, launch_demo  # noqa: E402
 from demo.example_clips import EXAMPLES_DIR  # noqa: E402
