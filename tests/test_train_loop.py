@@ -198,6 +198,7 @@ def test_cli_bad_input_is_one_line(tmp_path: Path, capsys) -> None:
     assert main(["pretrain", "--out", str(tmp_path / "r"), "--data", f"voc:{tmp_path / 'nowhere'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: dataset voc") and "not found" in err[0]
+    assert not (tmp_path / "r").exists()  # nothing written for a run that cannot start
     assert main(["finetune", "--out", str(tmp_path / "r"), "--resume"]) == 2
     assert "no checkpoint" in capsys.readouterr().err
 

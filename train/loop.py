@@ -278,10 +278,12 @@ def start_or_resume(config: TrainConfig, resume: bool) -> tuple[TrainConfig, RGM
     return config, model, None, init_info
 
 
-def make_loader(config: TrainConfig, ddp: Distributed, start_step: int) -> Iterator[dict[str, torch.Tensor]]:
+def make_loader(
+    config: TrainConfig, generator: PairGenerator | ClipGenerator, ddp: Distributed, start_step: int
+) -> Iterator[dict[str, torch.Tensor]]:
     """Endless batches for this process, starting at ``start_step`` (see :class:`StepSampler`)."""
     loader = DataLoader(
-        SampleDataset(build_generator(config), config.seed),
+        SampleDataset(generator, config.seed),
         batch_sampler=StepSampler(start_step, config.batch_size, ddp.rank, ddp.world_size),
         num_workers=config.workers,
         collate_fn=collate,
@@ -325,6 +327,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     if config.threads:
         torch.set_num_threads(config.threads)
     config, model, state, init_info = start_or_resume(config, resume)
+    generator = build_generator(config)  # before anything is written: bad data fails early
     out, last = Path(config.out), Path(config.out) / "last.pt"
     if ddp.main:
         config.write(out)
@@ -350,7 +353,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         "hardware": hardware_description(ddp.device, ddp.world_size),
         "init_info": init_info,
     }
-    batches = make_loader(config, ddp, step)
+    batches = make_loader(config, generator, ddp, step)
     writer = _summary_writer(out) if ddp.main else None
     log = (out / "log.jsonl").open("a") if ddp.main else None
     started = time.time()
