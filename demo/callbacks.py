@@ -295,7 +295,7 @@ class DemoCallbacks:
                 )
             start = workspace.editor_frame
             labels = checked_labels(labels_from_editor(editor), clip, f"frame {start}")
-            session = self.session(model_key, checkpoint, scales, size)
+            session = self.session(model_key, checkpoint, scales, processing_size(size, clip))
             workspace.drafts.clear()
             run_dir = workspace.new_run_dir()
             segments = StreamSegments(run_dir / "stream", clip.info.fps) if stream_video else None
@@ -365,7 +365,7 @@ class DemoCallbacks:
             labels = checked_labels(read_mask(mask), clip, "the mask")
             workspace = self.workspace(None)
             run = segment_clip(
-                self.session(STARTER, None, None, self.default_size),
+                self.session(STARTER, None, None, processing_size(self.default_size, clip)),
                 clip.path,
                 labels,
                 start=0,
@@ -387,6 +387,13 @@ def clip_outputs(**values: Any) -> tuple[Any, ...]:
     """The values of :data:`CLIP_OUTPUTS` in order; the four result outputs default to None (cleared)."""
     values = {"preview": None, "overlay": None, "cutout": None, "masks": None, **values}
     return tuple(values[name] for name in CLIP_OUTPUTS)
+
+
+def processing_size(size: int | None, clip: Clip) -> int | None:
+    """The short side the network sees: ``size``, but never more than the clip's own (no upscaling)."""
+    if not size:
+        return None
+    return min(int(size), clip.info.width, clip.info.height)
 
 
 def require_clip(workspace: Workspace | None) -> Clip:

@@ -28,13 +28,13 @@ class Clip:
         path: the video file (in Gradio's upload cache).
         info: its size, frame rate, frame count and rotation (frames are read already rotated).
         frames: how many frames are processed: all of them, or the first ``max_seconds`` of a long clip
-            (None when the container does not tell and the clip fits the limit as far as is known).
+            (when the container does not tell its length, reading stops there too).
         too_long: the clip is longer than the limit; processing needs the user's consent to cut it.
     """
 
     path: Path
     info: VideoInfo
-    frames: int | None
+    frames: int
     too_long: bool
 
 
@@ -69,7 +69,10 @@ class Workspace:
         self.editor_frame = 0
         self.drafts.clear()
         for child in self.folder.iterdir():
-            shutil.rmtree(child, ignore_errors=True) if child.is_dir() else child.unlink(missing_ok=True)
+            if child.is_dir():
+                shutil.rmtree(child, ignore_errors=True)
+            else:
+                child.unlink(missing_ok=True)
 
     def result_mask(self, index: int) -> np.ndarray | None:
         """The latest result for frame ``index`` as an (H, W) uint8 label map, or None."""
