@@ -323,7 +323,7 @@ def test_segtrack_iou_accumulates_over_the_frames_after_the_first(tmp_path, weig
     assert "## Table 3 — SegTrack v2" in (out / "table.md").read_text()
 
 
-def test_segtrack_with_the_network_at_480_px_short_side(tmp_path, weights):
+def test_segtrack_network_runs_at_the_requested_short_side_default_480(tmp_path, weights):
     root = write_segtrack(tmp_path / "st", {"frog": (3, 1)})
     out = tmp_path / "run"
     benchmark(*run_args("segtrackv2", root, out, weights, "--size", "32"))  # the last --size wins
@@ -445,4 +445,5 @@ def test_real_davis2016_sequence_runs_in_native_layout(tmp_path, weights):
     with Image.open(out / "results" / "dog-agility" / "00010.png") as im:
         assert im.size == (854, 480)
     assert (out / "figure.png").is_file()
+    assert "cpu, 64px, train set, 1 seq.)**" in (out / "table.md").read_text()
     assert os.path.commonpath([out, root]) != str(root)  # nothing written into the dataset

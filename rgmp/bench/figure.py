@@ -9,6 +9,9 @@ from pathlib import Path
 from rgmp.bench.paper import RGMP, TABLE1_DAVIS2016
 from rgmp.bench.records import RunSummary
 
+LABEL_OFFSETS: dict[str, tuple[int, int, str]] = {"MaskTrack": (-6, -12, "right")}
+"""Label placement (points right, points up, alignment) for methods whose labels would overlap."""
+
 
 def speed_accuracy_figure(summaries: Sequence[RunSummary], path: Path) -> Path:
     """Draw J mean (percent) against frames per second of the paper's methods and our DAVIS-2016 runs.
@@ -30,11 +33,13 @@ def speed_accuracy_figure(summaries: Sequence[RunSummary], path: Path) -> Path:
         fps, j = 1.0 / row.values["seconds"], row.values["J-Mean"]
         paper_rgmp = row.method == RGMP
         ax.scatter(fps, j, s=60 if paper_rgmp else 36, c="tab:red" if paper_rgmp else "0.35", zorder=3)
+        dx, dy, align = LABEL_OFFSETS.get(row.method, (6, 4, "left"))
         ax.annotate(
             f"{row.method} (paper)" if paper_rgmp else row.method,
             (fps, j),
             textcoords="offset points",
-            xytext=(6, 4),
+            xytext=(dx, dy),
+            ha=align,
             fontsize=8,
         )
     ours = [s for s in summaries if s.settings.dataset == "davis2016" and s.frames and s.seconds > 0]
@@ -43,8 +48,8 @@ def speed_accuracy_figure(summaries: Sequence[RunSummary], path: Path) -> Path:
         if math.isnan(j):
             continue
         ax.scatter(fps, j, marker="*", s=160, c="tab:blue", edgecolors="k", linewidths=0.5, zorder=4)
-        note = " (random weights)" if s.settings.random_init else ""
-        label = f"ours: {s.settings.variant}, {s.settings.model}, {s.settings.device}{note}"
+        weights = "random weights" if s.settings.random_init else Path(s.settings.weights).name
+        label = f"ours: {s.settings.variant}, {s.settings.model}, {weights}, {s.settings.device}"
         ax.annotate(label, (fps, j), textcoords="offset points", xytext=(6, -10), fontsize=8, color="tab:blue")
     ax.set_xscale("log")
     ax.set_xlabel("frames per second (log scale; paper: authors' GPU, ours: the device shown)")

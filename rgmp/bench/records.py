@@ -101,11 +101,18 @@ class RunSettings:
         return self.weights == RANDOM_INIT
 
     def label(self) -> str:
-        """Short human description: model, weights, scales, merge, precision, device."""
+        """Short human description: model, weights, scales, merge, precision, device, and the part of the dataset
+        when it is not the whole validation set."""
         weights = "random init" if self.random_init else Path(self.weights).name
         scales = ",".join(f"{s:g}" for s in self.scales)
-        size = f", {self.size}px" if self.size else ""
-        return f"{self.model}, {weights}, scales {scales}, {self.merge}, {self.precision}, {self.device}{size}"
+        parts = [self.model, weights, f"scales {scales}", self.merge, self.precision, self.device]
+        if self.size:
+            parts.append(f"{self.size}px")
+        if self.dataset.startswith("davis") and self.subset != "val":
+            parts.append(f"{self.subset} set")
+        if self.sequences is not None:
+            parts.append(f"{len(self.sequences)} seq.")
+        return ", ".join(parts)
 
 
 @dataclass(frozen=True)
