@@ -13,6 +13,7 @@ from rgmp.bench import BenchmarkError
 from rgmp.bench.commands import add_bench_parser
 from rgmp.bench.machine import PeakMemory, peak_gflops
 from rgmp.bench.speed import (
+    PARTS,
     RECORD_KEYS,
     SIZES,
     build_cases,
@@ -71,15 +72,19 @@ def test_cuda_joins_the_grid_with_half_precision_when_present(monkeypatch):
 
 def test_flop_counts_match_the_known_costs():
     # RGMP_NOTES: 316 GFLOP per frame at scale 1.0 on 480x854 (padded to 512x864)
-    frame, reference = count_gflop(PAPER, 480, 854, (1.0,), 1)
+    frame, reference, parts = count_gflop(PAPER, 480, 854, (1.0,), 1)
     assert frame == pytest.approx(315.8, abs=0.1)
     assert 60 < reference < frame / 3  # the encoder alone
-    three_passes, _ = count_gflop(PAPER, 480, 854, (1.0,), 3)
+    parts = dict(parts)
+    assert list(parts) == list(PARTS) and sum(parts.values()) == pytest.approx(frame)
+    assert parts["encoder"] == pytest.approx(reference, rel=0.01)  # the same encoder on the same canvas
+    assert parts["RF2"] == pytest.approx(163, abs=2)  # RGMP_NOTES: RF2 alone 163 GFLOP
+    three_passes, _, _ = count_gflop(PAPER, 480, 854, (1.0,), 3)
     assert three_passes == pytest.approx(3 * frame, rel=0.01)  # two objects + background pass
-    multi, _ = count_gflop(PAPER, 480, 854, (0.5, 0.75, 1.0), 1)
+    multi, _, _ = count_gflop(PAPER, 480, 854, (0.5, 0.75, 1.0), 1)
     areas = (288 * 448 + 416 * 672 + 512 * 864) / (512 * 864)  # the 0.5 and 0.75 canvases on top (1.92x)
     assert multi == pytest.approx(frame * areas, rel=0.02)
-    lite, _ = count_gflop(LITE, 480, 854, (1.0,), 1)
+    lite, _, _ = count_gflop(LITE, 480, 854, (1.0,), 1)
     assert 10 < lite < 25
     assert yardstick_gflop(224, 224) == pytest.approx(8.18, abs=0.05)  # ResNet-50: 4.09 GMAC
 
@@ -120,13 +125,21 @@ def test_bench_prints_the_table_and_writes_the_json(tmp_path, capsys):
                 record["gflop_per_frame"] / (record["ms_per_frame"] / 1000) / record["machine_peak_gflops"]
             )
         )
+        assert list(record["parts_ms"]) == [*PARTS, "rest"] and list(record["parts_gflop"]) == list(PARTS)
+        assert sum(record["parts_ms"].values()) == pytest.approx(np.mean(record["ms_samples"]), rel=1e-6)
+        assert sum(record["parts_gflop"].values()) == pytest.approx(record["gflop_per_frame"], rel=1e-6)
     assert [r["objects"] for r in records] == [1, 2]
     assert records[1]["gflop_per_frame"] > 2.5 * records[0]["gflop_per_frame"]  # 3 passes with the background
     printed = capsys.readouterr().out
     assert "weights: random initialisation for lite" in printed
     table = [line for line in printed.splitlines() if line.startswith("|")]
     assert table[0].startswith("| model | scales | obj | dtype | device | size | ms/frame [min–max] | ×R50 |")
-    assert len(table) == 2 + 2 and table[2].startswith("| lite | 1 | 1 | fp32 | cpu | 64x96 | ")
+    assert len(table) == 2 * (2 + 2) and table[2].startswith("| lite | 1 | 1 | fp32 | cpu | 64x96 | ")
+    assert (
+        table[4]
+        == "| model | scales | obj | dtype | device | size | encoder | global conv | RF4 | RF3 | RF2 | head | rest |"
+    )
+    assert "where the time goes" in printed
 
 
 @pytest.mark.parametrize(

@@ -36,12 +36,22 @@ from rgmp.model import RGMP, build_model
 
 SIZES: dict[str, tuple[int, int]] = {"480p": (480, 854), "720p": (720, 1280)}
 SCALE_SETS: dict[int, tuple[float, ...]] = {1: (1.0,), 3: (0.5, 0.75, 1.0)}
+PARTS: dict[str, tuple[str, ...]] = {
+    "encoder": ("encoder",),
+    "global conv": ("decoder.GC", "decoder.convG1", "decoder.convG2"),
+    "RF4": ("decoder.RF4",),
+    "RF3": ("decoder.RF3",),
+    "RF2": ("decoder.RF2",),
+    "head": ("decoder.pred2",),
+}
+"""The network's parts (paper Fig. 2) and their submodules, for the breakdown of a frame's time and FLOP; the
+rest of a frame (resizing, padding, the final upsampling, merging, moving the result to the CPU) is "rest"."""
 RECORD_KEYS: tuple[str, ...] = (
     "model", "weights", "scales", "objects", "dtype", "device", "device_name", "threads", "height", "width",
     "warmup", "repeats", "ms_per_frame", "ms_min", "ms_max", "ms_samples", "reference_ms", "fps",
     "peak_memory_mb", "memory_kind", "gflop_per_frame", "reference_gflop", "achieved_gflops",
     "machine_peak_gflops", "peak_share", "yardstick_ms", "yardstick_memory_mb", "yardstick_gflop",
-    "ratio", "reference_ratio", "memory_ratio", "gflop_ratio",
+    "ratio", "reference_ratio", "memory_ratio", "gflop_ratio", "parts_ms", "parts_gflop",
 )  # fmt: skip
 """Keys of every JSON record, in order."""
 
@@ -185,17 +195,23 @@ def synthetic_clip(height: int, width: int, objects: int, frames: int, seed: int
 @lru_cache(maxsize=64)
 def count_gflop(
     config: ModelConfig, height: int, width: int, scales: tuple[float, ...], passes: int
-) -> tuple[float, float]:
-    """(GFLOP per target frame, GFLOP of the reference encoding) of the network passes, counted on the meta device.
+) -> tuple[float, float, tuple[tuple[str, float], ...]]:
+    """GFLOP of the network passes, counted on the meta device.
 
     Per scale the session runs ``passes`` masks (objects, plus the background pass) through the network on the
     padded, scaled canvas; the reference is encoded once per scale. Resizing, merging and the softmax are not
     counted (they are not matmuls or convolutions).
+
+    Returns:
+        (GFLOP per target frame, GFLOP of the reference encoding, per-part GFLOP per target frame as
+        ``((part, gflop), ...)`` in :data:`PARTS` order).
     """
     with torch.device("meta"):
         model = build_model(config).eval()
+    root = type(model).__name__
     canvas = Canvas.for_frame(height, width, config.pad_mode)
     frame_flop = reference_flop = 0
+    parts = dict.fromkeys(PARTS, 0)
     with torch.inference_mode():
         for scale in scales:
             h, w = canvas.scaled_size(scale, config.pad_mode)
@@ -209,7 +225,47 @@ def count_gflop(
             with counter:
                 model(frame, mask, r5)
             frame_flop += counter.get_total_flops()
-    return frame_flop / 1e9, reference_flop / 1e9
+            counts = counter.get_flop_counts()
+            for part, paths in PARTS.items():
+                parts[part] += sum(sum(counts.get(f"{root}.{path}", {}).values()) for path in paths)
+    return frame_flop / 1e9, reference_flop / 1e9, tuple((k, v / 1e9) for k, v in parts.items())
+
+
+class Breakdown:
+    """Time spent in each of :data:`PARTS` while the ``with`` block runs (forward hooks; on a GPU each hook
+    synchronises the device, which costs a little time).
+
+    Attributes:
+        seconds: part → seconds accumulated.
+    """
+
+    def __init__(self, model: RGMP, device: torch.device) -> None:
+        self.model = model
+        self.device = device
+        self.seconds = dict.fromkeys(PARTS, 0.0)
+        self._handles: list = []
+        self._started: dict[int, float] = {}
+
+    def __enter__(self) -> Breakdown:
+        for part, paths in PARTS.items():
+            for path in paths:
+                module = self.model.get_submodule(path)
+                self._handles.append(module.register_forward_pre_hook(self._start))
+                self._handles.append(module.register_forward_hook(lambda m, i, o, part=part: self._stop(m, part)))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def _start(self, module: torch.nn.Module, inputs: object) -> None:
+        synchronize(self.device)
+        self._started[id(module)] = time.perf_counter()
+
+    def _stop(self, module: torch.nn.Module, part: str) -> None:
+        synchronize(self.device)
+        self.seconds[part] += time.perf_counter() - self._started.pop(id(module))
 
 
 @lru_cache(maxsize=16)
@@ -259,9 +315,9 @@ def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats:
     """Measure one case; returns its JSON record (keys :data:`RECORD_KEYS`).
 
     The timed target frames alternate with yardstick forwards, so that both see the same load on a shared machine;
-    ``ratio`` is the median of the per-pair ratios.
-    Peak memory is taken over the warm-up only (the reference frame and the warm-up frames; for the yardstick its
-    warm-up forwards), where nothing else runs.
+    ``ratio`` is the median of the per-pair ratios, and the time of each network part (:data:`PARTS`) is taken over
+    the timed frames too. Peak memory is taken over the warm-up only (the reference frame and the warm-up frames;
+    for the yardstick its warm-up forwards), where nothing else runs.
 
     Args:
         case: the configuration.
@@ -287,13 +343,16 @@ def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats:
         for _ in range(warmup):
             next(results)
     timed, yard = [], []
-    for _ in range(repeats):
-        timed.append(_timed(lambda: next(results)))
-        yard.append(yardstick())
+    with Breakdown(session.model, device) as breakdown:
+        for _ in range(repeats):
+            timed.append(_timed(lambda: next(results)))
+            yard.append(yardstick())
     ms, yard_ms = 1000 * statistics.median(timed), 1000 * statistics.median(yard)
     yard_mb = yard_memory.megabytes
     passes = case.objects + 1 if uses_background_pass("soft", case.objects) else case.objects
-    gflop, reference_gflop = count_gflop(model.config, case.height, case.width, case.scales, passes)
+    gflop, reference_gflop, part_gflop = count_gflop(model.config, case.height, case.width, case.scales, passes)
+    parts_ms = {part: 1000 * t / repeats for part, t in breakdown.seconds.items()}
+    parts_ms["rest"] = max(0.0, 1000 * sum(timed) / repeats - sum(parts_ms.values()))
     yard_gflop = yardstick_gflop(case.height, case.width)
     achieved = gflop / (ms / 1000)
     return {
@@ -329,6 +388,8 @@ def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats:
         "reference_ratio": 1000 * reference_s / yard_ms,
         "memory_ratio": memory.megabytes / yard_mb if yard_mb > 0 else math.nan,
         "gflop_ratio": gflop / yard_gflop,
+        "parts_ms": parts_ms,
+        "parts_gflop": dict(part_gflop),
     }
 
 
@@ -442,6 +503,23 @@ def speed_table(records: Iterable[dict[str, Any]]) -> str:
         "R50 ms",
     ]
     return markdown_table(header, rows, [False] * 6 + [True] * 8)
+
+
+def breakdown_table(records: Iterable[dict[str, Any]]) -> str:
+    """Where the time goes: per case, each part's ms per frame with its share of the frame's time and of its FLOP."""
+    rows = []
+    for r in records:
+        total_ms = sum(r["parts_ms"].values())
+        total_gflop = sum(r["parts_gflop"].values())
+        cells = []
+        for part in (*PARTS, "rest"):
+            ms = r["parts_ms"][part]
+            flop = f"{100 * r['parts_gflop'][part] / total_gflop:.0f}%" if part in PARTS else "–"
+            cells.append(f"{ms:.0f} ({100 * ms / total_ms:.0f}% / {flop})")
+        rows.append([r["model"], ",".join(f"{s:g}" for s in r["scales"]), str(r["objects"]), r["dtype"], r["device"],
+                     f"{r['height']}x{r['width']}", *cells])  # fmt: skip
+    header = ["model", "scales", "obj", "dtype", "device", "size", *PARTS, "rest"]
+    return markdown_table(header, rows, [False] * 6 + [True] * (len(PARTS) + 1))
 
 
 def speed_notes(records: Sequence[dict[str, Any]]) -> str:
