@@ -295,6 +295,24 @@ def test_gather_step_after_separate_jobs_and_missing_sequences(tmp_path, davis20
     assert [r["Sequence"] for r in csv.DictReader((out / "scores.csv").open())] == ["alpha", "beta", "gamma"]
 
 
+def test_online_learning_runs_fill_the_add_on_table(tmp_path, davis2016, weights):
+    out = tmp_path / "run"
+    benchmark(*run_args("davis2016", davis2016, out, weights, "--online-steps", "2", "--sequences", "gamma"))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["online_steps"] == 2 and summary["settings"]["online_lr"] == 1e-7
+    table = (out / "table.md").read_text()
+    ours = [line for line in table.splitlines() if line.startswith("| **+OL (ours")]
+    assert len(ours) == 1 and "OL 2 steps lr 1e-07" in ours[0] and ours[0].split(" | ")[1] == "✓"  # Table 1 OL
+    addons = table[table.index("## Table 6") : table.index("## Runs")].splitlines()
+    assert [line.split(" | ")[0] for line in addons if line.startswith("| ")][2:] == [
+        "| RGMP",
+        "| +OL (lite, tiny.pt, scales 1, soft, fp32, cpu, OL 2 steps lr 1e-07, 1 seq.)",
+        "| +CRF",
+        "| +GRU",
+    ]
+    assert benchmark_parser_default("davis2016", "online_steps") is None  # off unless asked for
+
+
 def test_davis2017_scores_every_object(tmp_path, weights, copy_session):
     root = write_davis2017(tmp_path / "d17", {"duo": 5, "pair": 4})
     out = tmp_path / "run"
@@ -354,8 +372,8 @@ def test_jumpcut_transfers_from_key_frames(tmp_path, weights, copy_session):
 
 def test_bad_input_is_one_clear_error(tmp_path, davis2016, weights, copy_session):
     out = str(tmp_path / "run")
-    with pytest.raises(BenchmarkError, match="online learning .* not available"):
-        benchmark(*run_args("davis2016", davis2016, out, weights, "--online-learning"))
+    with pytest.raises(BenchmarkError, match="--online-steps must be >= 0"):
+        benchmark(*run_args("davis2016", davis2016, out, weights, "--online-steps", "-1"))
     with pytest.raises(BenchmarkError, match="ConvGRU .* not available"):
         benchmark(*run_args("davis2016", davis2016, out, weights, "--convgru"))
     with pytest.raises(BenchmarkError, match="--root is required"):
@@ -383,7 +401,7 @@ def summary(dataset="davis2016", j=0.7, f=0.75, seconds=2.0, **settings) -> RunS
 
 
 def test_table1_lists_the_paper_methods_then_our_runs():
-    text = table1([summary(), summary(no_reference=True)])
+    text = table1([summary(), summary(no_reference=True), summary(online_steps=1000)])
     lines = text.splitlines()
     assert lines[2] == "| Method | OL | PP | J Mean | F Mean | Time (s/frame) |"
     assert lines[3] == "| --- | --- | --- | ---: | ---: | ---: |"
@@ -393,6 +411,8 @@ def test_table1_lists_the_paper_methods_then_our_runs():
     assert ours == [
         "| **RGMP (ours: lite, random init, scales 1, soft, fp32, cpu)** ‡ |  |  | 70.0 | 75.0 | 0.1 |",
         "| **−Ref (ours: lite, random init, scales 1, soft, fp32, cpu)** ‡ |  |  | 70.0 | 75.0 | 0.1 |",
+        "| **+OL (ours: lite, random init, scales 1, soft, fp32, cpu, OL 1000 steps lr 1e-07)** ‡ | ✓ |  | 70.0 | 75.0 "
+        "| 0.1 |",
     ]
 
 

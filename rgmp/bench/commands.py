@@ -23,12 +23,11 @@ from rgmp.bench.records import RANDOM_INIT, RunSettings, write_text_atomic
 from rgmp.bench.sharding import check_rank, rank_and_world
 from rgmp.inference.merge import MERGE_MODES
 
-ADDONS_UNAVAILABLE = {
-    "online_learning": "online learning (paper §4.3) is not available yet: the `train` package does not provide it; "
-    "run without --online-learning",
-    "convgru": "the ConvGRU variant (paper §4.3) is not available yet: the `train` package does not provide a model "
-    "with it; run without --convgru",
-}
+CONVGRU_UNAVAILABLE = (
+    "the ConvGRU variant (paper §4.3) is not available yet: the model and the session do not run the visual memory; "
+    "run without --convgru"
+)
+PAPER_ONLINE_STEPS = 1000
 
 
 def _numbers(kind: type, what: str):
@@ -93,8 +92,12 @@ def _dataset_arguments(sub: argparse.ArgumentParser, dataset: str) -> None:
     sub.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
     sub.add_argument("--no-ref", action="store_true", help="ablation −Ref: zero reference stream (Table 5)")
     sub.add_argument("--no-prev", action="store_true", help="ablation −Prev: zero previous mask (Table 5)")
-    sub.add_argument("--online-learning", action="store_true", help="add-on +OL (Table 6; needs `train`)")
-    sub.add_argument("--convgru", action="store_true", help="add-on +GRU (Table 6; needs `train`)")
+    sub.add_argument(
+        "--online-learning", action="store_true", help="add-on +OL (Table 6): 1000 Adam steps on the annotated frame"
+    )
+    sub.add_argument("--online-steps", type=int, help="+OL with this many steps (0 = off)")
+    sub.add_argument("--online-lr", type=float, default=1e-7, help="+OL learning rate (default 1e-7, the paper's)")
+    sub.add_argument("--convgru", action="store_true", help="add-on +GRU (Table 6; not available yet)")
     if dataset == "jumpcut":
         sub.add_argument(
             "--keys", type=_numbers(int, "--keys"), default=JUMPCUT_KEYS, help="key frames (default 0,16,...,96)"
@@ -121,9 +124,13 @@ def run_benchmark(args: argparse.Namespace) -> None:
         summary = gather(args.out)
         _print_outputs(args.out, summary.settings.dataset)
         return
-    for flag, message in ADDONS_UNAVAILABLE.items():
-        if getattr(args, flag):
-            raise BenchmarkError(message)
+    if args.convgru:
+        raise BenchmarkError(CONVGRU_UNAVAILABLE)
+    online_steps = args.online_steps if args.online_steps is not None else PAPER_ONLINE_STEPS * args.online_learning
+    if online_steps < 0 or args.online_lr <= 0:
+        raise BenchmarkError(
+            f"--online-steps must be >= 0 and --online-lr > 0, got {online_steps} and {args.online_lr}"
+        )
     if args.root is None:
         raise BenchmarkError("--root is required (the dataset folder), except with --gather")
     if args.random_init and args.weights is not None:
@@ -148,6 +155,8 @@ def run_benchmark(args: argparse.Namespace) -> None:
         device=device.type,
         no_reference=args.no_ref,
         no_previous=args.no_prev,
+        online_steps=online_steps,
+        online_lr=args.online_lr,
         keys=tuple(getattr(args, "keys", JUMPCUT_KEYS)),
         distances=tuple(getattr(args, "distances", JUMPCUT_DISTANCES)),
     )
@@ -227,6 +236,8 @@ def make_session(model, device: torch.device, settings: RunSettings):
         no_reference=settings.no_reference,
         no_previous=settings.no_previous,
         dtype=parse_dtype(settings.precision),
+        online_steps=settings.online_steps,
+        online_lr=settings.online_lr,
     )
     return Session(model, device, options)
 

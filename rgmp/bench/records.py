@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.paper import ABLATION_NO_PREV, ABLATION_NO_REF, JUMPCUT_DISTANCES, JUMPCUT_KEYS, RGMP
+from rgmp.bench.paper import ABLATION_NO_PREV, ABLATION_NO_REF, ADDON_ONLINE, JUMPCUT_DISTANCES, JUMPCUT_KEYS, RGMP
 from rgmp.metrics import global_statistics
 
 RANDOM_INIT = "random-init"
@@ -51,6 +51,8 @@ class RunSettings:
         precision: "fp32", "bf16" or "fp16" (autocast).
         device: device type the frames were processed on ("cpu", "cuda", "mps").
         no_reference, no_previous: the ablations −Ref and −Prev.
+        online_steps, online_lr: the add-on +OL (paper §4.3): Adam steps on the annotated frame before each
+            propagation (0 = off) and their learning rate.
         keys, distances: JumpCut key frames and transfer distances.
     """
 
@@ -68,6 +70,8 @@ class RunSettings:
     device: str = "cpu"
     no_reference: bool = False
     no_previous: bool = False
+    online_steps: int = 0
+    online_lr: float = 1e-7
     keys: tuple[int, ...] = JUMPCUT_KEYS
     distances: tuple[int, ...] = JUMPCUT_DISTANCES
 
@@ -90,11 +94,18 @@ class RunSettings:
 
     @property
     def variant(self) -> str:
-        """The paper's name for this configuration: "RGMP", "−Ref", "−Prev" or "−Ref −Prev"."""
-        parts = [
-            name for on, name in ((self.no_reference, ABLATION_NO_REF), (self.no_previous, ABLATION_NO_PREV)) if on
-        ]
-        return " ".join(parts) or RGMP
+        """The paper's name for this configuration: "RGMP", "−Ref", "−Prev", "+OL", or a combination."""
+        flags = (
+            (self.no_reference, ABLATION_NO_REF),
+            (self.no_previous, ABLATION_NO_PREV),
+            (self.online, ADDON_ONLINE),
+        )
+        return " ".join(name for on, name in flags if on) or RGMP
+
+    @property
+    def online(self) -> bool:
+        """Online learning is on."""
+        return self.online_steps > 0
 
     @property
     def random_init(self) -> bool:
@@ -108,6 +119,8 @@ class RunSettings:
         parts = [self.model, weights, f"scales {scales}", self.merge, self.precision, self.device]
         if self.size:
             parts.append(f"{self.size}px")
+        if self.online:
+            parts.append(f"OL {self.online_steps} steps lr {self.online_lr:g}")
         if self.dataset.startswith("davis") and self.subset != "val":
             parts.append(f"{self.subset} set")
         if self.sequences is not None:

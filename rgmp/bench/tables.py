@@ -9,7 +9,6 @@ from rgmp.bench.paper import (
     ADDON_CRF,
     ADDON_GRU,
     ADDON_ONLINE,
-    RGMP,
     TABLE1_DAVIS2016,
     TABLE2_DAVIS2017,
     TABLE3_SEGTRACK,
@@ -85,7 +84,7 @@ def table1(summaries: Sequence[RunSummary]) -> str:
     rows += [
         [
             _ours_name(s),
-            "",
+            _mark(s.settings.online),
             "",
             percent(s.metrics["J-Mean"]),
             percent(s.metrics["F-Mean"]),
@@ -137,7 +136,7 @@ def table4(summaries: Sequence[RunSummary]) -> str:
 
 def table5(summaries: Sequence[RunSummary]) -> str:
     """Table 5: ablations on DAVIS-2016 val, paper and ours side by side."""
-    ours = _of(summaries, "davis2016")
+    ours = [s for s in _of(summaries, "davis2016") if not s.settings.online]
     paper = {r.method: r for r in TABLE5_ABLATIONS}
     variants = [r.method for r in TABLE5_ABLATIONS] + sorted({s.settings.variant for s in ours} - set(paper))
     rows = []
@@ -159,25 +158,23 @@ def table5(summaries: Sequence[RunSummary]) -> str:
 
 
 def table6(summaries: Sequence[RunSummary]) -> str:
-    """Table 6: add-ons on DAVIS-2016 val; online learning and ConvGRU wait for the training package."""
-    base = [s for s in _of(summaries, "davis2016") if s.settings.variant == RGMP]
+    """Table 6: add-ons on DAVIS-2016 val, paper and ours side by side (ours: RGMP and +OL runs)."""
+    runs = _of(summaries, "davis2016")
     ours_text = {
-        ADDON_ONLINE: "unavailable: online learning is not provided by `train` yet",
-        ADDON_GRU: "unavailable: the ConvGRU model is not provided by `train` yet",
+        ADDON_ONLINE: "– (run with --online-learning)",
+        ADDON_GRU: "unavailable: the model and session do not run the ConvGRU yet",
         ADDON_CRF: "not implemented (not asked for)",
     }
     rows = []
     for r in TABLE6_ADDONS:
         paper = [paper_value(r.values[k], time=k == "seconds") for k in ("J-Mean", "F-Mean", "seconds")]
-        if r.method != RGMP:
-            rows.append([r.method, paper[0], ours_text[r.method], paper[1], "", paper[2], ""])
-            continue
         ours = [
             [f"{r.method} ({s.settings.label()})", paper[0], percent(s.metrics["J-Mean"]), paper[1]]
             + [percent(s.metrics["F-Mean"]), paper[2], seconds(s.seconds_per_frame)]
-            for s in base
+            for s in runs
+            if s.settings.variant == r.method
         ]
-        rows += ours or [[r.method, paper[0], "–", paper[1], "–", paper[2], "–"]]
+        rows += ours or [[r.method, paper[0], ours_text.get(r.method, "–"), paper[1], "–", paper[2], "–"]]
     header = ["Variant", "J (paper)", "J (ours)", "F (paper)", "F (ours)", "s/frame (paper)", "s/frame (ours)"]
     return _section("Table 6 — Add-ons, DAVIS-2016 validation", markdown_table(header, rows))
 
