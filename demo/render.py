@@ -20,6 +20,7 @@ from typing import Literal
 import av
 import numpy as np
 
+from rgmp.io.files import atomic_path
 from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
 from rgmp.io.video import VideoWriter
 
@@ -241,13 +242,8 @@ class StreamSegments:
 
 def zip_masks(masks_dir: Path, indices: range, path: Path) -> Path:
     """Zip the palette PNGs of frames ``indices`` (``00000.png``...) from ``masks_dir`` into ``path``."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.part")
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
-            for index in indices:
-                name = f"{index:05d}.png"
-                archive.write(masks_dir / name, name)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as archive:
+        for index in indices:
+            name = f"{index:05d}.png"
+            archive.write(masks_dir / name, name)
     return path

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from rgmp.io.files import write_text_atomic
 from rgmp.metrics import GLOBAL_COLUMNS, db_statistics, evaluate_semisupervised, global_statistics
 
 __all__ = [
@@ -189,8 +189,8 @@ def write_csvs(
     ]
     seq_lines = [",".join(PER_SEQUENCE_COLUMNS)]
     seq_lines += [f"{o.name},{_csv_float(o.j_mean)},{_csv_float(o.f_mean)}" for o in result.objects]
-    _write_atomic(global_path, "\n".join(global_lines) + "\n")
-    _write_atomic(per_seq_path, "\n".join(seq_lines) + "\n")
+    write_text_atomic(global_path, "\n".join(global_lines) + "\n")
+    write_text_atomic(per_seq_path, "\n".join(seq_lines) + "\n")
     return global_path, per_seq_path
 
 
@@ -220,10 +220,7 @@ def _table(headers: list[str], rows: list[list[str | float]]) -> str:
         numeric = all(isinstance(row[c], float) for row in rows) and bool(rows)
         columns.append([(" " + header) if numeric else header, *cells])
     widths = [max(len(cell) for cell in col) for col in columns]
-    lines = [
-        " ".join(col[i].rjust(w) for col, w in zip(columns, widths, strict=True))
-        for i in range(len(rows) + 1)
-    ]
+    lines = [" ".join(col[i].rjust(w) for col, w in zip(columns, widths, strict=True)) for i in range(len(rows) + 1)]
     return "\n".join(lines)
 
 
@@ -235,18 +232,6 @@ def _display(value: str | float) -> str:
 
 def _csv_float(value: float) -> str:
     return "NaN" if math.isnan(value) else f"{value:.12f}"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _read_image_set(root: Path, year: str, subset: str, resolution: str) -> list[str]:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from rgmp.config import PAPER, PRESETS, ModelConfig
+from rgmp.io.files import atomic_path
 from rgmp.model import RGMP, build_model
 
 CHECKPOINT_FORMAT = "rgmp-checkpoint"
@@ -170,17 +170,9 @@ def save_checkpoint(
 
 
 def atomic_torch_save(obj: Any, path: str | Path) -> None:
-    """``torch.save`` to a temporary file beside ``path``, then ``os.replace`` it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """``torch.save`` to a temporary file beside ``path``, then move it into place."""
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
 
 
 def read_weights_file(path: str | Path) -> dict[str, Any]:

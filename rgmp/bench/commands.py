@@ -19,9 +19,10 @@ import torch
 from rgmp.bench import BenchmarkError
 from rgmp.bench.datasets import DATASETS
 from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
-from rgmp.bench.records import RANDOM_INIT, RunSettings, write_text_atomic
+from rgmp.bench.records import RANDOM_INIT, RunSettings
 from rgmp.bench.sharding import check_rank, rank_and_world
 from rgmp.inference.merge import MERGE_MODES
+from rgmp.io.files import write_text_atomic
 
 CONVGRU_UNAVAILABLE = (
     "the ConvGRU variant (paper §4.3) is not available yet: the model and the session do not run the visual memory; "

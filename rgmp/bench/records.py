@@ -12,8 +12,6 @@ import hashlib
 import io
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -23,6 +21,7 @@ import numpy as np
 
 from rgmp.bench import BenchmarkError
 from rgmp.bench.paper import ABLATION_NO_PREV, ABLATION_NO_REF, ADDON_ONLINE, JUMPCUT_DISTANCES, JUMPCUT_KEYS, RGMP
+from rgmp.io.files import write_text_atomic
 from rgmp.metrics import global_statistics
 
 RANDOM_INIT = "random-init"
@@ -224,19 +223,6 @@ def _mean(values: Sequence[float]) -> float:
 
 # ----------------------------------------------------------------------------------------------------------------
 # files
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file in the same folder, then move it onto ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def write_json(path: Path, data: Any) -> None:

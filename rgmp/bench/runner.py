@@ -29,12 +29,12 @@ from rgmp.bench.records import (
     summarize,
     summary_csv,
     write_json,
-    write_text_atomic,
 )
 from rgmp.bench.sharding import shard, wait_until
 from rgmp.bench.tables import report
 from rgmp.evaluation import evaluate_davis
 from rgmp.inference import FrameResult, Session
+from rgmp.io.files import write_text_atomic
 from rgmp.io.masks import write_mask
 
 

@@ -7,11 +7,12 @@ A *label map* is an ``(H, W) uint8`` array: 0 = background, k = object k (1..254
 from __future__ import annotations
 
 import os
-import secrets
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+from rgmp.io.files import atomic_path
 
 __all__ = [
     "DAVIS_PALETTE",
@@ -179,16 +180,8 @@ def write_mask(path: str | os.PathLike[str], labels: np.ndarray) -> None:
     im = Image.fromarray(arr.astype(np.uint8))
     im.putpalette(DAVIS_PALETTE)
 
-    p = Path(path)
-    p.parent.mkdir(parents=True, exist_ok=True)
-    tmp = p.with_name(f".{p.name}.{secrets.token_hex(4)}.part")
-    try:
-        with open(tmp, "xb") as f:  # normal permissions (mkstemp would make it 0600)
-            im.save(f, format="PNG")
-        os.replace(tmp, p)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        im.save(tmp, format="PNG")
 
 
 def object_ids(labels: np.ndarray) -> list[int]:
