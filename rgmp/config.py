@@ -21,6 +21,8 @@ class ModelConfig:
         gc_kernel: kernel size k of the global convolution block (7 in the paper).
         aux_heads: build the deep-supervision heads pred3..pred5 (the released file holds them; inference
             never runs them).
+        memory: a 3×3 ConvGRU visual memory after the global convolution block (paper §4.3; trained by
+            ``python -m train memory``); the hidden state is carried from frame to frame.
         mean, std: per-channel input normalisation applied to RGB in [0, 1].
         pad_mode: "released" pads H and W to ``h + 32 - h % 32`` (1 to 32 pixels, always) and resizes the
             extra scales the same way, as the authors' code does; "minimal" pads only up to the next
@@ -33,6 +35,7 @@ class ModelConfig:
     decoder_width: int = 256
     gc_kernel: int = 7
     aux_heads: bool = True
+    memory: bool = False
     mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     pad_mode: PadMode = "released"

@@ -24,6 +24,7 @@ EXIT_BAD_INPUT = 2
 DESCRIPTIONS = {
     "pretrain": "stage 1: simulated (reference, target) pairs from still images (Strategies 1 and 2)",
     "finetune": "stage 2: recurrent training on video clips (BPTT over N targets); start from a stage-1 --init",
+    "memory": "visual memory (paper §4.3): add a ConvGRU to a stage-2 --init and train it with the curriculum",
 }
 
 

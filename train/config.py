@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Literal
 
-Stage = Literal["pretrain", "finetune"]
+Stage = Literal["pretrain", "finetune", "memory"]
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,8 @@ class TrainConfig:
     """Everything a training run needs; written to ``<out>/config.json`` and into every checkpoint.
 
     Attributes:
-        stage: "pretrain" (stage 1, simulated pairs from still images) or "finetune" (stage 2, recurrent video
-            training).
+        stage: "pretrain" (stage 1, simulated pairs from still images), "finetune" (stage 2, recurrent video
+            training) or "memory" (video training of the ConvGRU visual memory, paper §4.3).
         out: run folder (config, checkpoints, TensorBoard logs).
         model: model preset ("lite", "paper").
         init: checkpoint to start from (the stage-1 result for "finetune"); None = fresh weights.
@@ -53,6 +53,10 @@ class TrainConfig:
         save_every: steps between checkpoints (``last.pt``, kept atomically).
         log_every: steps between TensorBoard scalars.
         image_every: steps between TensorBoard image grids (reference, target, guidance, prediction).
+        memory_steps_per_recursion: "memory" stage: the clip length starts at 1 and grows by one every this
+            many steps (3000 in the paper) up to ``clip_length``.
+        memory_freeze_steps: "memory" stage: steps during which only the ConvGRU trains (the rest is frozen);
+            afterwards everything trains together.
     """
 
     stage: Stage = "pretrain"
@@ -86,6 +90,8 @@ class TrainConfig:
     save_every: int = 500
     log_every: int = 10
     image_every: int = 200
+    memory_steps_per_recursion: int = 3000
+    memory_freeze_steps: int = 12000
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
@@ -106,6 +112,7 @@ class TrainConfig:
 STAGE_DEFAULTS: dict[str, dict[str, Any]] = {
     "pretrain": {"size": (256, 256), "batch_size": 8, "clip_length": 1, "steps": 100_000},
     "finetune": {"size": (256, 512), "batch_size": 4, "clip_length": 5, "steps": 50_000},
+    "memory": {"size": (256, 512), "batch_size": 4, "clip_length": 5, "steps": 30_000},
 }
 """Per-stage defaults (paper: stage 1 at 256×256, stage 2 at 256×512 with N = 5)."""
 

@@ -26,6 +26,7 @@ from rgmp.model import RGMP, build_model
 from rgmp.weights import WeightsError, load_lite0_imagenet, load_model, read_weights_file, save_checkpoint
 from train.config import TrainConfig
 from train.datasets import DatasetError, DatasetSpec, static_entries, video_entries
+from train.memory import add_memory, recursions, train_memory_only
 from train.recurrence import Unrolled, clip_loss
 from train.samples import ClipGenerator, ClipOptions, PairGenerator, PairOptions, Sample
 
@@ -163,7 +164,11 @@ def initial_model(config: TrainConfig) -> tuple[RGMP, dict[str, Any]]:
     """A fresh model (ImageNet encoder) or the weights of ``config.init``; returns (model, init metadata)."""
     if config.init:
         model, metadata = load_model(config.init, expect=config.model)
+        if config.stage == "memory":
+            model = add_memory(model)
         return model, {"init": config.init, "init_metadata": metadata}
+    if config.stage == "memory":
+        raise TrainError("the memory stage starts from a trained model: give --init <stage-2 final.pt>")
     if config.model not in PRESETS:
         raise TrainError(f"unknown model {config.model!r}; choose one of {', '.join(PRESETS)}")
     torch.manual_seed(config.seed)
@@ -332,14 +337,22 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     if ddp.main:
         config.write(out)
     model = model.to(ddp.device).train()
-    unrolled: torch.nn.Module = Unrolled(model)
-    if ddp.enabled:
-        unrolled = torch.nn.parallel.DistributedDataParallel(
-            unrolled,
-            device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None,
-            find_unused_parameters=model.config.aux_heads,
-        )
-    params = [p for p in model.parameters() if p.requires_grad]
+    memory_stage = config.stage == "memory"
+
+    def wrap(at_step: int) -> torch.nn.Module:
+        """The unrolled network for this phase (DDP registers only the weights that train in it)."""
+        if memory_stage:
+            train_memory_only(model, at_step < config.memory_freeze_steps)
+        unrolled = Unrolled(model)
+        if ddp.enabled:
+            unrolled = torch.nn.parallel.DistributedDataParallel(
+                unrolled,
+                device_ids=[ddp.device.index] if ddp.device.type == "cuda" else None,
+                find_unused_parameters=model.config.aux_heads,
+            )
+        return unrolled
+
+    params = list(model.parameters())  # frozen ones get no gradient, and Adam leaves them alone
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     use_amp = config.amp and ddp.device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -354,6 +367,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         "init_info": init_info,
     }
     batches = make_loader(config, generator, ddp, step)
+    unrolled = wrap(step)
     writer = _summary_writer(out) if ddp.main else None
     log = (out / "log.jsonl").open("a") if ddp.main else None
     started = time.time()
@@ -377,7 +391,13 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
             while step < config.steps:
                 batch = {k: v.to(ddp.device, non_blocking=True) for k, v in next(batches).items()}
                 with torch.autocast(ddp.device.type, dtype=torch.float16, enabled=use_amp):
-                    logits = unrolled(batch["reference"], batch["reference_mask"], batch["frames"], batch["guidance"])
+                    logits = unrolled(
+                        batch["reference"],
+                        batch["reference_mask"],
+                        batch["frames"],
+                        batch["guidance"],
+                        steps=recursions(step, config) if memory_stage else None,
+                    )
                 loss = clip_loss(logits, batch["labels"])
                 # One all-reduce per step: mean loss, any non-finite loss, any stop request, time limit.
                 finite = math.isfinite(loss.item())
@@ -399,6 +419,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                 scaler.step(optimizer)
                 scaler.update()
                 step += 1
+                if memory_stage and step == config.memory_freeze_steps:
+                    unrolled = wrap(step)  # the curriculum's second phase: everything trains
                 meter.add(mean_loss, config.batch_size * ddp.world_size)
                 bar.update(1)
                 if ddp.main and (step % config.log_every == 0 or step == 1):

@@ -13,7 +13,8 @@ class Unrolled(nn.Module):
     """Wraps an :class:`~rgmp.model.RGMP` so that one ``forward`` runs a whole clip (and DDP sees one call).
 
     Gradients flow through every step: the guidance of step t is the soft output of step t-1 (not binarised,
-    not detached), so the loss of a late step reaches the first one (back-propagation through time).
+    not detached), and a model with visual memory also carries its hidden state, so the loss of a late step
+    reaches the first one (back-propagation through time).
     """
 
     def __init__(self, model: RGMP) -> None:
@@ -36,9 +37,9 @@ class Unrolled(nn.Module):
             Logits (B, n, 2, H, W) over (background, object), n = ``steps`` or N.
         """
         reference_r5 = self.model.encode_reference(reference, reference_mask)
-        outputs = []
+        outputs, hidden = [], None
         for t in range(frames.shape[1] if steps is None else steps):
-            logits = self.model(frames[:, t], guidance, reference_r5)
+            logits, hidden = self.model.step(frames[:, t], guidance, reference_r5, hidden)
             outputs.append(logits)
             guidance = torch.softmax(logits.float(), dim=1)[:, 1:2].to(guidance.dtype)
         return torch.stack(outputs, dim=1)

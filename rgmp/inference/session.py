@@ -103,6 +103,8 @@ class _ClipState:
     """Reference r5 per scale, (B, C5, h/32, w/32), one entry per network pass."""
     guidance: Tensor | None = None
     """(B, padded_h, padded_w): the mask each pass sees on the next frame."""
+    memory: dict[float, Tensor | None] = field(default_factory=dict)
+    """Visual-memory state per scale (models with ``config.memory``); absent before the first target frame."""
 
 
 def object_ids_of(mask: np.ndarray) -> list[int]:
@@ -222,7 +224,10 @@ class Session:
         for scale in self.scales:
             size = canvas.scaled_size(scale, self.model.config.pad_mode)
             with self._autocast():
-                logits = state.model(resize(image, size), resize(guidance[:, None], size), state.reference[scale])
+                frame_in, mask_in = resize(image, size), resize(guidance[:, None], size)
+                logits, state.memory[scale] = state.model.step(
+                    frame_in, mask_in, state.reference[scale], state.memory.get(scale)
+                )
             outputs += resize(torch.softmax(logits.float(), dim=1)[:, 1:], full)[:, 0]
         distribution, state.guidance = merge(self.options.merge, outputs / len(self.scales))
         return distribution

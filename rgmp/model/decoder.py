@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rgmp.model.convgru import ConvGRU
+
 
 class GlobalConv(nn.Module):
     """Global convolution block (Peng et al. 2017): (k×1 → 1×k) + (1×k → k×1), with bias, no BN, no ReLU."""
@@ -48,7 +50,14 @@ class Refine(nn.Module):
 class Decoder(nn.Module):
     """Merges target and reference features and decodes a 2-class (background, object) map at stride 4."""
 
-    def __init__(self, encoder_channels: tuple[int, int, int, int], width: int, kernel: int, aux_heads: bool):
+    def __init__(
+        self,
+        encoder_channels: tuple[int, int, int, int],
+        width: int,
+        kernel: int,
+        aux_heads: bool,
+        memory: bool = False,
+    ):
         super().__init__()
         c2, c3, c4, c5 = encoder_channels
         self.GC = GlobalConv(2 * c5, width, kernel)
@@ -64,16 +73,22 @@ class Decoder(nn.Module):
             if aux_heads
             else None
         )
+        self.memory = ConvGRU(width) if memory else None
 
-    def forward(self, target: tuple[Tensor, Tensor, Tensor, Tensor], reference_r5: Tensor) -> Tensor:
-        """target: (r5, r4, r3, r2) of the target frame; reference_r5: (B or 1, C5, h, w).
+    def forward(
+        self, target: tuple[Tensor, Tensor, Tensor, Tensor], reference_r5: Tensor, hidden: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """target: (r5, r4, r3, r2) of the target frame; reference_r5: (B or 1, C5, h, w); hidden: the visual
+        memory's state (B, width, h, w) or None (first frame, or no memory).
 
-        Returns logits (B, 2, H/4, W/4).
+        Returns (logits (B, 2, H/4, W/4), new hidden state or None without memory).
         """
         r5, r4, r3, r2 = target
         x = self.GC(torch.cat([r5, reference_r5.expand_as(r5)], dim=1))
+        if self.memory is not None:
+            x, hidden = self.memory(x, hidden)
         m5 = x + self.convG2(F.relu(self.convG1(F.relu(x))))
         m4 = self.RF4(r4, m5)
         m3 = self.RF3(r3, m4)
         m2 = self.RF2(r2, m3)
-        return self.pred2(F.relu(m2))
+        return self.pred2(F.relu(m2)), hidden

@@ -23,7 +23,9 @@ class RGMP(nn.Module):
         self.config = config
         encoder_cls = {"resnet50": ResNetEncoder, "efficientnet_lite0": LiteEncoder}[config.encoder]
         self.encoder = encoder_cls(config.mean, config.std)
-        self.decoder = Decoder(self.encoder.channels, config.decoder_width, config.gc_kernel, config.aux_heads)
+        self.decoder = Decoder(
+            self.encoder.channels, config.decoder_width, config.gc_kernel, config.aux_heads, config.memory
+        )
 
     def encode_reference(self, frame: Tensor, mask: Tensor) -> Tensor:
         """frame: (1 or B, 3, H, W) in [0, 1]; mask: (B, 1, H, W) in [0, 1] → reference r5 (B, C5, H/32, W/32)."""
@@ -40,5 +42,14 @@ class RGMP(nn.Module):
         Returns:
             Logits (B, 2, H, W) over (background, object); ``softmax(dim=1)[:, 1]`` is the object probability.
         """
-        logits = self.decoder(self.encoder(frame, mask), reference_r5)
-        return F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=True)
+        return self.step(frame, mask, reference_r5)[0]
+
+    def step(
+        self, frame: Tensor, mask: Tensor, reference_r5: Tensor, hidden: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """:meth:`forward` that also carries the visual memory: returns (logits (B, 2, H, W), new hidden state).
+
+        ``hidden`` is None on the first target frame; without memory (``config.memory`` False) it stays None.
+        """
+        logits, hidden = self.decoder(self.encoder(frame, mask), reference_r5, hidden)
+        return F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=True), hidden
