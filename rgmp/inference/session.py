@@ -225,9 +225,12 @@ class Session:
             size = canvas.scaled_size(scale, self.model.config.pad_mode)
             with self._autocast():
                 frame_in, mask_in = resize(image, size), resize(guidance[:, None], size)
-                logits, state.memory[scale] = state.model.step(
-                    frame_in, mask_in, state.reference[scale], state.memory.get(scale)
-                )
+                if state.model.config.memory:  # the visual memory carries a hidden state across frames
+                    logits, state.memory[scale] = state.model.step(
+                        frame_in, mask_in, state.reference[scale], state.memory.get(scale)
+                    )
+                else:
+                    logits = state.model(frame_in, mask_in, state.reference[scale])
             outputs += resize(torch.softmax(logits.float(), dim=1)[:, 1:], full)[:, 0]
         distribution, state.guidance = merge(self.options.merge, outputs / len(self.scales))
         return distribution
