@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from rgmp.inference.merge import MERGE_MODES
+
 EXIT_BAD_INPUT = 2
 
 
@@ -52,9 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     seg.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
     seg.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
     seg.add_argument("--scales", type=_scales, help="comma-separated scales, e.g. 0.5,0.75,1.0 (default: model's)")
-    seg.add_argument(
-        "--merge", choices=["soft", "soft-product", "naive", "wta"], default="soft", help="several-object merge"
-    )
+    seg.add_argument("--merge", choices=MERGE_MODES, default="soft", help="several-object merge")
     seg.add_argument(
         "--size", type=int, default=480, help="process with the short side at this many pixels (0 = native)"
     )
