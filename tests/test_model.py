@@ -7,6 +7,7 @@ import torch
 
 from rgmp.config import LITE, PAPER, ModelConfig
 from rgmp.model import build_model
+from rgmp.model.fold import FROZEN_NORMS, fold_batchnorm
 from rgmp.weights import WeightsError, lite0_imagenet_key, load_lite0_imagenet, load_model, save_checkpoint
 
 SMALL_LITE = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
@@ -60,6 +61,24 @@ def test_gradients_reach_mask_conv_but_not_frozen_batchnorm():
     assert model.encoder.mask_conv.weight.grad.abs().sum() > 0
     assert model.encoder.body.conv_stem.weight.grad.abs().sum() > 0
     assert not any("bn" in name for name, _ in model.named_parameters())  # BatchNorm is frozen: buffers only
+
+
+@pytest.mark.parametrize("config", [PAPER, LITE], ids=["paper", "lite"])
+def test_folded_batchnorm_computes_the_same_function(config):
+    from conftest import seeded_model  # frozen BatchNorm statistics that are not the identity
+
+    model = seeded_model(config)
+    original = {k: v.clone() for k, v in model.state_dict().items()}
+    folded = fold_batchnorm(model)
+    assert not any(isinstance(m, FROZEN_NORMS) for m in folded.modules())
+    assert sum(isinstance(m, FROZEN_NORMS) for m in model.modules()) > 40  # the original keeps its norms...
+    assert all(torch.equal(v, original[k]) for k, v in model.state_dict().items())  # ...and its values
+    frame, masks = torch.rand(1, 3, 64, 96), torch.rand(2, 1, 64, 96)
+    with torch.no_grad():
+        expected = model(frame, masks, model.encode_reference(frame, masks))
+        got = folded(frame, masks, folded.encode_reference(frame, masks))
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4 * expected.abs().max().item())
+    assert fold_batchnorm(folded).state_dict().keys() == folded.state_dict().keys()  # folding twice is a no-op
 
 
 def test_paper_parameter_count_matches_release():

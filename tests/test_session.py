@@ -113,6 +113,17 @@ def test_bfloat16_autocast_agrees_with_float32(model):
         assert (a.labels == b.labels).mean() > 0.95
 
 
+def test_folded_network_gives_the_unfolded_result(model):
+    frames, mask = clip(3)
+    session = Session(model, "cpu")
+    folded = list(session.propagate(frames, mask))
+    plain = list(Session(model, "cpu", SessionOptions(fold_batchnorm=False)).propagate(frames, mask))
+    assert session.network is not session.model
+    for a, b in zip(folded, plain, strict=True):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
+        assert (a.labels == b.labels).mean() > 0.999
+
+
 def test_bad_input_is_reported(model):
     frames, mask = clip(3)
     session = Session(model, "cpu")

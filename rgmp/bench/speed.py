@@ -343,7 +343,7 @@ def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats:
         for _ in range(warmup):
             next(results)
     timed, yard = [], []
-    with Breakdown(session.model, device) as breakdown:
+    with Breakdown(session.network, device) as breakdown:
         for _ in range(repeats):
             timed.append(_timed(lambda: next(results)))
             yard.append(yardstick())

@@ -20,6 +20,7 @@ from torch import Tensor
 from rgmp.inference.geometry import Canvas, resize
 from rgmp.inference.merge import MERGE_MODES, MergeMode, merge, pass_masks
 from rgmp.model import RGMP
+from rgmp.model.fold import fold_batchnorm
 
 MAX_OBJECTS = 254
 """Object ids 1..254 fit the DAVIS palette; 255 is the DAVIS 'void' label and is ignored in a reference mask."""
@@ -47,6 +48,8 @@ class SessionOptions:
         dtype: autocast dtype (torch.bfloat16 / torch.float16), None = float32.
         channels_last: run the network in channels-last memory format (much faster convolutions through
             oneDNN on CPUs and cuDNN on GPUs; same results up to float rounding).
+        fold_batchnorm: run a copy of the network whose frozen BatchNorm layers are folded into the
+            convolutions before them (same results up to float rounding, fewer passes over memory).
         online_steps: paper §4.3 online learning: before propagating, fine-tune a copy of the network for this
             many Adam steps on Strategy-1 pairs made from the annotated frame (1000 in the paper; 0 = off).
         online_lr: learning rate of the online learning (1e-7 in the paper).
@@ -59,6 +62,7 @@ class SessionOptions:
     no_previous: bool = False
     dtype: torch.dtype | None = None
     channels_last: bool = True
+    fold_batchnorm: bool = True
     online_steps: int = 0
     online_lr: float = 1e-7
 
@@ -134,6 +138,8 @@ class Session:
         self.options = options or SessionOptions()
         memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=memory_format).eval()
+        """The network as given (trained by online learning); ``network`` is what runs."""
+        self.network = fold_batchnorm(self.model) if self.options.fold_batchnorm else self.model
         self.scales = self.options.scales or model.config.default_scales
         self.reference_encodings = 0
         """How many times a reference has been encoded (once per scale and clip), for tests and logs."""
@@ -206,13 +212,14 @@ class Session:
     def _clip_model(self, frame: np.ndarray, mask: np.ndarray) -> RGMP:
         """The session's network, or with online learning a copy of it fine-tuned on the annotated frame."""
         if not self.options.online_steps:
-            return self.model
+            return self.network
         from train.online import online_finetune  # training code: imported only when asked for
 
         with torch.inference_mode(False), torch.enable_grad():
-            return online_finetune(
+            tuned = online_finetune(
                 copy.deepcopy(self.model), frame, mask, self.options.online_steps, self.options.online_lr
             )
+        return fold_batchnorm(tuned) if self.options.fold_batchnorm else tuned
 
     def _step(self, state: _ClipState, frame: np.ndarray) -> Tensor:
         """One target frame → (K+1, padded_h, padded_w) distribution; updates the guidance."""
@@ -247,10 +254,10 @@ class Session:
             distribution = state.canvas.crop(distribution)
             if distribution.shape[-2:] != state.source_size:
                 distribution = resize(distribution[None], state.source_size)[0]
-        probs = distribution.float().cpu()
-        slots = probs.argmax(dim=0).numpy()
+        probs = distribution.float().cpu().numpy()
+        slots = probs.argmax(axis=0)  # NumPy: 8x faster than torch's argmax over the leading dimension
         ids = np.array([0, *state.object_ids], dtype=np.uint8)
-        return FrameResult(index, probs.numpy(), ids[slots], list(state.object_ids))
+        return FrameResult(index, probs, ids[slots], list(state.object_ids))
 
 
 def _processing_size(height: int, width: int, size: int | None) -> tuple[int, int]:
