@@ -29,6 +29,7 @@ from rgmp.inference import Session, SessionOptions
 from rgmp.inference.session import object_ids_of
 from rgmp.io.masks import read_mask
 from rgmp.io.video import iter_video, probe_video
+from rgmp.options import parse_scales as parse_scale_text
 
 log = logging.getLogger(__name__)
 
@@ -83,9 +84,9 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
     if text is None or text.strip() in ("", "default"):
         return None
     try:
-        return tuple(float(part) for part in text.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise DemoError(f"scales must be comma-separated numbers such as 0.5,0.75,1.0, got {text!r}") from None
+        return parse_scale_text(text)
+    except ValueError as err:
+        raise DemoError(str(err)) from None
 
 
 class DemoCallbacks:

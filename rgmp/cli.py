@@ -17,20 +17,13 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from rgmp.inference.merge import MERGE_MODES
+from rgmp.options import add_inference_arguments, online_steps, processing_size
 
 EXIT_BAD_INPUT = 2
 
 
 class CLIError(ValueError):
     """A user error detected by the CLI itself."""
-
-
-def _scales(text: str) -> tuple[float, ...]:
-    try:
-        return tuple(float(s) for s in text.split(","))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(f"--scales takes comma-separated numbers, got {text!r}") from err
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,21 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--mask-frame", type=int, default=0, help="index of the annotated frame; propagate forward from it"
     )
     seg.add_argument("--out", type=Path, required=True, help="output folder for one palette PNG per frame")
-    seg.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
-    seg.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
-    seg.add_argument("--scales", type=_scales, help="comma-separated scales, e.g. 0.5,0.75,1.0 (default: model's)")
-    seg.add_argument("--merge", choices=MERGE_MODES, default="soft", help="several-object merge")
-    seg.add_argument(
-        "--size", type=int, default=480, help="process with the short side at this many pixels (0 = native)"
-    )
-    seg.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default: cuda > mps > cpu)")
-    seg.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
-    seg.add_argument("--no-ref", action="store_true", help="ablation: zero the reference stream (-Ref)")
-    seg.add_argument("--no-prev", action="store_true", help="ablation: zero the previous mask (-Prev)")
-    seg.add_argument(
-        "--online-steps", type=int, default=0, help="online learning on the annotated frame first (paper: 1000)"
-    )
-    seg.add_argument("--online-lr", type=float, default=1e-7, help="online learning rate (paper: 1e-7)")
+    add_inference_arguments(seg)
     seg.add_argument("--save-probs", action="store_true", help="also write float16 (K+1,H,W) .npy per frame")
     seg.add_argument("--overlay", type=Path, help="also write an H.264 overlay video to this .mp4")
     seg.add_argument("--fps", type=float, default=24.0, help="overlay frame rate for --frames input (default 24)")
@@ -131,6 +110,20 @@ def run_segment(args: argparse.Namespace) -> None:
         raise CLIError("--mask-frame must be >= 0")
     if args.overlay is not None and args.overlay.suffix.lower() != ".mp4":
         raise CLIError(f"--overlay must name an .mp4 file, got {args.overlay}")
+    try:
+        options = SessionOptions(
+            scales=args.scales,
+            merge=args.merge,
+            size=processing_size(args),
+            no_reference=args.no_ref,
+            no_previous=args.no_prev,
+            dtype=parse_dtype(args.precision),
+            online_steps=online_steps(args),
+            online_lr=args.online_lr,
+        )
+        device = pick_device(args.device)
+    except ValueError as err:  # SessionError included
+        raise CLIError(str(err)) from None
     mask = read_mask(args.mask)
     object_ids_of(mask)  # empty mask, too many objects: say so before any work starts
     frames, names, fps, total, size = _open_frames(args)
@@ -142,17 +135,6 @@ def run_segment(args: argparse.Namespace) -> None:
     if total is not None and args.mask_frame >= total:
         raise CLIError(f"--mask-frame {args.mask_frame} is past the last frame ({total} frames)")
     model, _ = load_session_model(args.model, args.weights)
-    device = pick_device(args.device)
-    options = SessionOptions(
-        scales=args.scales,
-        merge=args.merge,
-        size=args.size or None,
-        no_reference=args.no_ref,
-        no_previous=args.no_prev,
-        dtype=parse_dtype(args.precision),
-        online_steps=args.online_steps,
-        online_lr=args.online_lr,
-    )
     session = Session(model, device, options)
 
     # The overlay needs each frame again after the session consumed it: tee it through.

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import os
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -22,7 +24,7 @@ from rgmp.bench.commands import add_bench_parser, add_benchmark_parser
 from rgmp.bench.datasets import num_objects, read_dataset, read_labels, read_object_masks
 from rgmp.bench.paper import TABLE1_DAVIS2016
 from rgmp.bench.records import RunSettings, RunSummary
-from rgmp.bench.tables import report, table1, table4, table5
+from rgmp.bench.tables import report, table1, table3, table4, table5
 from rgmp.config import LITE, ModelConfig
 from rgmp.inference import FrameResult
 from rgmp.io.masks import DAVIS_PALETTE
@@ -313,6 +315,43 @@ def test_online_learning_runs_fill_the_add_on_table(tmp_path, davis2016, weights
     assert benchmark_parser_default("davis2016", "online_steps") is None  # off unless asked for
 
 
+def test_convgru_runs_fill_the_gru_row(tmp_path, davis2016):
+    out = tmp_path / "run"
+    benchmark("davis2016", "--root", str(davis2016), "--out", str(out), "--random-init", "--convgru", "--size", "0",
+              "--device", "cpu", "--no-progress", "--sequences", "gamma")  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["settings"]["memory"] is True and summary["frames"] == 2
+    table = (out / "table.md").read_text()
+    assert len([line for line in table.splitlines() if line.startswith("| **+GRU (ours: lite, random init")]) == 1
+    addons = table[table.index("## Table 6") : table.index("## Runs")].splitlines()
+    assert [line.split(" | ")[0] for line in addons if line.startswith("| ")][2:] == [
+        "| RGMP",
+        "| +OL",
+        "| +CRF",
+        "| +GRU (lite, random init, scales 1, soft, fp32, cpu, 1 seq.)",
+    ]
+    ablations = table[table.index("## Table 5") : table.index("## Table 6")]
+    assert "+GRU" not in ablations  # an add-on, not an ablation
+
+
+def test_weights_with_memory_make_a_gru_run_with_or_without_the_flag(tmp_path, davis2016):
+    path = tmp_path / "memory.pt"
+    save_checkpoint(path, seeded_model(replace(TINY, memory=True)), {"purpose": "benchmark tests"})
+    out = tmp_path / "run"
+    benchmark(*run_args("davis2016", davis2016, out, path, "--sequences", "gamma"))
+    settings = RunSettings.from_dict(json.loads((out / "run.json").read_text())["settings"])
+    assert settings.memory and settings.variant == "+GRU"
+    benchmark(*run_args("davis2016", davis2016, out, path, "--sequences", "gamma", "--convgru"))  # the same run
+
+
+def test_runs_without_memory_keep_their_signature():
+    settings = RunSettings(dataset="davis2016", root="/data")
+    data = settings.to_dict()
+    assert data.pop("memory") is False  # recorded, but left out of the signature: older run folders resume
+    assert settings.signature() == hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+    assert replace(settings, memory=True).signature() != settings.signature()
+
+
 def test_davis2017_scores_every_object(tmp_path, weights, copy_session):
     root = write_davis2017(tmp_path / "d17", {"duo": 5, "pair": 4})
     out = tmp_path / "run"
@@ -374,7 +413,7 @@ def test_bad_input_is_one_clear_error(tmp_path, davis2016, weights, copy_session
     out = str(tmp_path / "run")
     with pytest.raises(BenchmarkError, match="--online-steps must be >= 0"):
         benchmark(*run_args("davis2016", davis2016, out, weights, "--online-steps", "-1"))
-    with pytest.raises(BenchmarkError, match="ConvGRU .* not available"):
+    with pytest.raises(BenchmarkError, match="--convgru needs weights with the visual memory.*python -m train memory"):
         benchmark(*run_args("davis2016", davis2016, out, weights, "--convgru"))
     with pytest.raises(BenchmarkError, match="--root is required"):
         benchmark("davis2016", "--out", out)
@@ -405,7 +444,7 @@ def test_table1_lists_the_paper_methods_then_our_runs():
     lines = text.splitlines()
     assert lines[2] == "| Method | OL | PP | J Mean | F Mean | Time (s/frame) |"
     assert lines[3] == "| --- | --- | --- | ---: | ---: | ---: |"
-    assert lines[4] == "| OnAVOS † | ✓ | ✓ | 86.1 | 84.9 | 13 |"
+    assert lines[4] == "| OnAVOS | ✓ | ✓ | 86.1 | 84.9 | 13 † |"  # J, F checked (DAVIS results); time recalled
     assert lines[4 + len(TABLE1_DAVIS2016) - 1] == "| RGMP |  |  | 81.5 | 82.0 | 0.13 |"
     ours = lines[4 + len(TABLE1_DAVIS2016) :]
     assert ours == [
@@ -423,6 +462,14 @@ def test_table5_puts_paper_and_ours_side_by_side():
     assert rows[1].startswith("| −Ref | 68.3 | 60.0 | – | 75.0 | lite, random init")
     assert rows[2] == "| −Prev | 73.5 | – | – | – |  |"
     assert rows[3].startswith("| −Ref −Prev | – | 65.0 | – | 75.0 |")
+
+
+def test_only_recalled_paper_numbers_carry_the_dagger():
+    text = table1([]) + table3([]) + table5([])
+    assert "| PLM | ✓ |  | 70.2 | 62.5 | 0.3 † |" in text  # corrected from the DAVIS benchmark's results
+    assert "| RGMP | 81.5 | – | 82.0 | – |  |" in text  # Table 5, checked
+    assert "| RGMP | 71.1 † | – | – |" in text  # Table 3, recalled
+    assert all(row.recalled in ((), ("seconds",)) for row in TABLE1_DAVIS2016)
 
 
 def test_table4_shows_errors_in_percent():

@@ -9,13 +9,15 @@ import sys
 import av
 import numpy as np
 import pytest
+import torch
 from conftest import CLIPS, require, seeded_model
 from PIL import Image
 
-from rgmp.cli import main
+from rgmp.cli import build_parser, main
 from rgmp.config import LITE, ModelConfig
 from rgmp.io.masks import DAVIS_PALETTE, write_mask
 from rgmp.io.video import VideoWriter, probe_video
+from rgmp.options import parse_scales
 from rgmp.weights import save_checkpoint
 
 TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
@@ -240,3 +242,37 @@ def test_missing_default_weights_explain_where_to_get_them(tmp_path, monkeypatch
 def test_evaluate_bad_input(tmp_path, capsys):
     assert main(["evaluate", "--results", str(tmp_path), "--davis", str(tmp_path / "nowhere")]) == 2
     assert capsys.readouterr().err.startswith("error:")
+
+
+def test_scales_are_parsed_once_for_every_command():
+    assert parse_scales("0.5,0.75,1.0") == parse_scales(" 0.5, 0.75,1, ") == (0.5, 0.75, 1.0)
+    for bad in ("big", "", ",", "0.5;1"):
+        with pytest.raises(ValueError, match="scales must be comma-separated numbers"):
+            parse_scales(bad)
+
+
+def test_segment_and_benchmark_share_the_inference_options():
+    parser = build_parser()
+    segment_args = vars(parser.parse_args(["segment", "--frames", "f", "--mask", "m", "--out", "o"]))
+    benchmark_args = vars(parser.parse_args(["benchmark", "davis2016", "--out", "o"]))
+    shared = ["model", "weights", "scales", "merge", "size", "device", "precision", "no_ref", "no_prev"]
+    shared += ["online_learning", "online_steps", "online_lr"]
+    assert {k: segment_args[k] for k in shared} == {k: benchmark_args[k] for k in shared}
+    assert segment_args["size"] == 480 and segment_args["merge"] == "soft" and segment_args["online_steps"] is None
+    for command in (["segment", "--frames", "f", "--mask", "m"], ["benchmark", "davis2016"]):
+        args = parser.parse_args([*command, "--out", "o", "--scales", "0.5, 1"])
+        assert args.scales == (0.5, 1.0)
+
+
+def test_bad_inference_options_exit_2_with_one_error_line(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["segment", "--frames", "f", "--mask", "m", "--out", "o", "--scales", "big"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exit_info.value.code == 2 and err[-1].endswith("argument --scales: scales must be comma-separated "
+                                                        "numbers such as 0.5,0.75,1.0, got 'big'")  # fmt: skip
+    frames, mask = str(tmp_path / "frames"), str(tmp_path / "mask.png")  # checked before any file is read
+    common = ["--frames", frames, "--mask", mask, "--out", str(tmp_path / "o")]
+    assert "--size must be 0 (native) or at least 32, got 8" in _bad(capsys, *common, "--size", "8")
+    assert "--online-steps must be >= 0" in _bad(capsys, *common, "--online-steps", "-1")
+    if not torch.backends.mps.is_available():
+        assert "MPS is not available" in _bad(capsys, *common, "--device", "mps")

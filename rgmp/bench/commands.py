@@ -7,6 +7,7 @@ Bad input raises :class:`rgmp.bench.BenchmarkError` (a ``ValueError``) with a on
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -21,14 +22,8 @@ from rgmp.bench.datasets import DATASETS
 from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
 from rgmp.bench.records import RANDOM_INIT, RunSettings
 from rgmp.bench.sharding import check_rank, rank_and_world
-from rgmp.inference.merge import MERGE_MODES
 from rgmp.io.files import write_text_atomic
-
-CONVGRU_UNAVAILABLE = (
-    "the ConvGRU variant (paper §4.3) is not available yet: the model and the session do not run the visual memory; "
-    "run without --convgru"
-)
-PAPER_ONLINE_STEPS = 1000
+from rgmp.options import add_inference_arguments, online_steps, processing_size
 
 
 def _numbers(kind: type, what: str):
@@ -59,7 +54,8 @@ def add_benchmark_parser(subparsers: argparse._SubParsersAction) -> argparse.Arg
         help="segment a whole dataset and make the paper's tables (DAVIS-2016/2017, SegTrack v2, JumpCut)",
         description="Segment a dataset in its native layout, score it with its own protocol and write CSVs, "
         "markdown tables beside the paper's numbers and (DAVIS-2016) the speed/accuracy figure. Runs under "
-        "torchrun or with RANK/WORLD_SIZE set on several machines sharing --out: each rank takes its share.",
+        "torchrun or with RANK/WORLD_SIZE set on several machines sharing --out: each rank takes its share (on CUDA, "
+        "a bare --device cuda becomes cuda:LOCAL_RANK).",
     )
     datasets = parser.add_subparsers(dest="dataset", required=True, metavar="{" + ",".join(DATASETS) + ",report}")
     for name in DATASETS:
@@ -79,26 +75,16 @@ def _dataset_arguments(sub: argparse.ArgumentParser, dataset: str) -> None:
     sub.add_argument("--set", dest="subset", default="val", help="DAVIS image set (default val)")
     sub.add_argument("--sequences", type=_names, help="comma-separated sequences instead of the whole set")
     sub.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
-    sub.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
-    sub.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
+    add_inference_arguments(sub)
     sub.add_argument(
         "--random-init", action="store_true", help="seeded random weights: checks the pipeline, not accuracy"
     )
-    sub.add_argument("--scales", type=_numbers(float, "--scales"), help="e.g. 0.5,0.75,1.0 (default: model's)")
-    sub.add_argument("--merge", choices=MERGE_MODES, default="soft", help="several-object merge (default soft)")
     sub.add_argument(
-        "--size", type=int, default=480, help="short side the frames are processed at (default 480; 0 = native)"
+        "--convgru",
+        action="store_true",
+        help="add-on +GRU (Table 6): require weights with the visual memory (python -m train memory); "
+        "with --random-init, a random model with it",
     )
-    sub.add_argument("--device", default="auto", help="cuda, mps, cpu or auto; under torchrun cuda:LOCAL_RANK")
-    sub.add_argument("--precision", choices=["fp32", "bf16", "fp16"], default="fp32", help="autocast precision")
-    sub.add_argument("--no-ref", action="store_true", help="ablation −Ref: zero reference stream (Table 5)")
-    sub.add_argument("--no-prev", action="store_true", help="ablation −Prev: zero previous mask (Table 5)")
-    sub.add_argument(
-        "--online-learning", action="store_true", help="add-on +OL (Table 6): 1000 Adam steps on the annotated frame"
-    )
-    sub.add_argument("--online-steps", type=int, help="+OL with this many steps (0 = off)")
-    sub.add_argument("--online-lr", type=float, default=1e-7, help="+OL learning rate (default 1e-7, the paper's)")
-    sub.add_argument("--convgru", action="store_true", help="add-on +GRU (Table 6; not available yet)")
     if dataset == "jumpcut":
         sub.add_argument(
             "--keys", type=_numbers(int, "--keys"), default=JUMPCUT_KEYS, help="key frames (default 0,16,...,96)"
@@ -125,22 +111,17 @@ def run_benchmark(args: argparse.Namespace) -> None:
         summary = gather(args.out)
         _print_outputs(args.out, summary.settings.dataset)
         return
-    if args.convgru:
-        raise BenchmarkError(CONVGRU_UNAVAILABLE)
-    online_steps = args.online_steps if args.online_steps is not None else PAPER_ONLINE_STEPS * args.online_learning
-    if online_steps < 0 or args.online_lr <= 0:
-        raise BenchmarkError(
-            f"--online-steps must be >= 0 and --online-lr > 0, got {online_steps} and {args.online_lr}"
-        )
+    try:
+        steps, size = online_steps(args), processing_size(args)
+    except ValueError as err:
+        raise BenchmarkError(str(err)) from None
     if args.root is None:
         raise BenchmarkError("--root is required (the dataset folder), except with --gather")
     if args.random_init and args.weights is not None:
         raise BenchmarkError("give either --weights or --random-init, not both")
-    if args.size < 0 or 0 < args.size < 32:
-        raise BenchmarkError(f"--size must be 0 (native) or at least 32, got {args.size}")
     rank, world = _rank_world(args)
     device = rank_device(args.device)
-    model, weights = load_benchmark_model(args.model, args.weights, args.random_init)
+    model, weights = load_benchmark_model(args.model, args.weights, args.random_init, memory=args.convgru)
     settings = RunSettings(
         dataset=args.dataset,
         root=str(args.root.resolve()),
@@ -151,13 +132,14 @@ def run_benchmark(args: argparse.Namespace) -> None:
         weights=weights,
         scales=tuple(args.scales or model.config.default_scales),
         merge=args.merge,
-        size=args.size or None,
+        size=size,
         precision=args.precision,
         device=device.type,
         no_reference=args.no_ref,
         no_previous=args.no_prev,
-        online_steps=online_steps,
+        online_steps=steps,
         online_lr=args.online_lr,
+        memory=model.config.memory,
         keys=tuple(getattr(args, "keys", JUMPCUT_KEYS)),
         distances=tuple(getattr(args, "distances", JUMPCUT_DISTANCES)),
     )
@@ -211,17 +193,27 @@ def rank_device(name: str) -> torch.device:
     return device
 
 
-def load_benchmark_model(model: str | None, weights: Path | None, random_init: bool):
-    """(model in eval mode, weights description): seeded random weights, the given file, or the installed default."""
+def load_benchmark_model(model: str | None, weights: Path | None, random_init: bool, *, memory: bool = False):
+    """(model in eval mode, weights description): seeded random weights, the given file, or the installed default.
+
+    ``memory`` (``--convgru``, the +GRU add-on) builds the random model with the visual memory, and requires it of
+    loaded weights. Weights that have it make a +GRU run without ``memory`` too: the session always runs it.
+    """
     from rgmp.config import PRESETS
     from rgmp.model import build_model
     from rgmp.weights import default_weights, load_model
 
     if random_init:
         torch.manual_seed(0)  # every rank builds the same network
-        return build_model(PRESETS[model or "lite"]).eval(), RANDOM_INIT
+        config = dataclasses.replace(PRESETS[model or "lite"], memory=memory)
+        return build_model(config).eval(), RANDOM_INIT
     path = weights if weights is not None else default_weights(model or "lite")
     network, _ = load_model(path, expect=model)
+    if memory and not network.config.memory:
+        raise BenchmarkError(
+            f"--convgru needs weights with the visual memory, and {path} has none: train them with "
+            "`python -m train memory` (docs/training.md), or run without --convgru"
+        )
     return network, str(Path(path).resolve())
 
 

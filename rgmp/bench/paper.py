@@ -1,25 +1,38 @@
 """The numbers published in the RGMP paper (Oh et al., CVPR 2018), with where each one comes from.
 
-Provenance levels (column ``checked`` and the ``†`` mark in the tables):
+Provenance (the ``recalled`` columns of a row get the ``†`` mark in the tables):
 
-- checked: the RGMP row of Table 1 (J 81.5, F 82.0, 0.13 s/frame) as given in the project's issue, and the numbers
-  the project read off the paper into ``shared/RGMP_NOTES.md`` (DAVIS-2017 64.8/68.6, −Ref 68.3, −Prev 73.5, online
-  learning 82.4 and +1.74 s/frame, CRF +0.4 J / −2.1 F).
-- recalled (``†``): the other methods' rows, written from memory of the paper's tables (they are the values those
-  methods' own papers report); they could not be re-checked against the PDF where this was written. Check them
-  before quoting. Values not known reliably are left out (None), e.g. the whole of Table 4 (JumpCut) and the F
-  column of the ablations.
+- checked against the paper: the RGMP row of Table 1 (J 81.5, F 82.0, 0.13 s/frame) as given in the project's issue,
+  and the numbers the project read off the paper into ``shared/RGMP_NOTES.md`` (DAVIS-2017 64.8/68.6, −Ref 68.3,
+  −Prev 73.5, online learning 82.4 and +1.74 s/frame, CRF +0.4 J / −2.1 F).
+- checked against the DAVIS benchmark's own published results (:data:`DAVIS_2016_RESULTS`,
+  :data:`DAVIS_2017_RESULTS`): the J and F means of the other methods in Tables 1 and 2 (every recalled value
+  matched them but PLM's), and RGMP's 81.5/82.0 once more. PLM, recalled as 70.0/62.0, is 70.2/62.5 there and was
+  corrected (the paper's PDF was not at hand to confirm it prints the same).
+- recalled (``†``): the other methods' times in Table 1, the OL/PP marks, and the whole of Table 3 (SegTrack v2),
+  written from memory of the paper's tables; no source was found for them. Check them before quoting. Values not
+  known reliably are left out (None), e.g. the whole of Table 4 (JumpCut), the F column of the ablations and the
+  ConvGRU row.
 
 Times are seconds per frame on the authors' machine (GPU); the paper's Figure 1 plots 1 / time.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 CHECKED_BRIEF = "RGMP paper, Table 1 (values quoted in the project issue)"
 CHECKED_NOTES = "RGMP paper, as read off into shared/RGMP_NOTES.md"
-RECALLED = "RGMP paper's table, recalled; not re-checked against the PDF here"
+DAVIS_2016_RESULTS = (
+    "DAVIS benchmark results, DAVIS-2016 val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
+    "json_data/global_eval_val_2016.js (Jmean, Fmean)"
+)
+DAVIS_2017_RESULTS = (
+    "DAVIS benchmark results, DAVIS-2017 val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
+    "json_data/global_eval_val_2017.js (Jmean, Fmean)"
+)
+RECALLED = "RGMP paper's table, recalled; not checked against a source here"
+TIME_RECALLED = DAVIS_2016_RESULTS + "; the time recalled from the RGMP paper's Table 1"
 
 
 @dataclass(frozen=True)
@@ -29,37 +42,43 @@ class PaperRow:
     Attributes:
         method: method or variant name as in the paper.
         values: column name → value (None = not known reliably).
-        checked: True when the value was checked (see module docstring); False marks it ``†``.
+        recalled: the columns whose values were written from memory and not checked against a source (shown
+            with ``†``); the others were checked (see the module docstring).
         source: where the numbers come from.
         online_learning, post_processing: Table 1's OL / PP marks (None = not shown).
     """
 
     method: str
-    values: dict[str, float | None] = field(default_factory=dict)
-    checked: bool = False
-    source: str = RECALLED
+    values: dict[str, float | None]
+    source: str
+    recalled: tuple[str, ...] = ()
     online_learning: bool | None = None
     post_processing: bool | None = None
 
 
 RGMP = "RGMP"
+TIME = ("seconds",)
+
+
+def _davis2016(method: str, j: float, f: float, seconds: float, online_learning: bool, post_processing: bool):
+    """A Table 1 row whose J and F were checked against the DAVIS results and whose time is recalled."""
+    values = {"J-Mean": j, "F-Mean": f, "seconds": seconds}
+    return PaperRow(method, values, TIME_RECALLED, TIME, online_learning, post_processing)
+
 
 TABLE1_DAVIS2016: tuple[PaperRow, ...] = (
-    PaperRow("OnAVOS", {"J-Mean": 86.1, "F-Mean": 84.9, "seconds": 13.0}, online_learning=True, post_processing=True),
-    PaperRow("OSVOS", {"J-Mean": 79.8, "F-Mean": 80.6, "seconds": 9.0}, online_learning=True, post_processing=True),
-    PaperRow(
-        "MaskTrack", {"J-Mean": 79.7, "F-Mean": 75.4, "seconds": 12.0}, online_learning=True, post_processing=True
-    ),
-    PaperRow("SFL", {"J-Mean": 76.1, "F-Mean": 76.0, "seconds": 7.9}, online_learning=True, post_processing=True),
-    PaperRow("PLM", {"J-Mean": 70.0, "F-Mean": 62.0, "seconds": 0.3}, online_learning=True, post_processing=False),
-    PaperRow("CTN", {"J-Mean": 73.5, "F-Mean": 69.3, "seconds": 30.0}, online_learning=False, post_processing=True),
-    PaperRow("VPN", {"J-Mean": 70.2, "F-Mean": 65.5, "seconds": 0.63}, online_learning=False, post_processing=False),
-    PaperRow("OFL", {"J-Mean": 68.0, "F-Mean": 63.4, "seconds": 120.0}, online_learning=False, post_processing=False),
-    PaperRow("BVS", {"J-Mean": 60.0, "F-Mean": 58.8, "seconds": 0.37}, online_learning=False, post_processing=False),
+    _davis2016("OnAVOS", 86.1, 84.9, 13.0, online_learning=True, post_processing=True),
+    _davis2016("OSVOS", 79.8, 80.6, 9.0, online_learning=True, post_processing=True),
+    _davis2016("MaskTrack", 79.7, 75.4, 12.0, online_learning=True, post_processing=True),
+    _davis2016("SFL", 76.1, 76.0, 7.9, online_learning=True, post_processing=True),
+    _davis2016("PLM", 70.2, 62.5, 0.3, online_learning=True, post_processing=False),  # recalled as 70.0 / 62.0
+    _davis2016("CTN", 73.5, 69.3, 30.0, online_learning=False, post_processing=True),
+    _davis2016("VPN", 70.2, 65.5, 0.63, online_learning=False, post_processing=False),
+    _davis2016("OFL", 68.0, 63.4, 120.0, online_learning=False, post_processing=False),
+    _davis2016("BVS", 60.0, 58.8, 0.37, online_learning=False, post_processing=False),
     PaperRow(
         RGMP,
         {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13},
-        checked=True,
         source=CHECKED_BRIEF,
         online_learning=False,
         post_processing=False,
@@ -68,33 +87,33 @@ TABLE1_DAVIS2016: tuple[PaperRow, ...] = (
 """Table 1: DAVIS-2016 validation set, J mean and F mean in percent, time in seconds per frame."""
 
 TABLE2_DAVIS2017: tuple[PaperRow, ...] = (
-    PaperRow("OnAVOS", {"J-Mean": 61.6, "F-Mean": 69.1}),
-    PaperRow("OSVOS", {"J-Mean": 56.6, "F-Mean": 63.9}),
-    PaperRow(RGMP, {"J-Mean": 64.8, "F-Mean": 68.6}, checked=True, source=CHECKED_NOTES),
+    PaperRow("OnAVOS", {"J-Mean": 61.6, "F-Mean": 69.1}, DAVIS_2017_RESULTS),
+    PaperRow("OSVOS", {"J-Mean": 56.6, "F-Mean": 63.9}, DAVIS_2017_RESULTS),
+    PaperRow(RGMP, {"J-Mean": 64.8, "F-Mean": 68.6}, CHECKED_NOTES),
 )
 """Table 2: DAVIS-2017 validation set (several objects), J mean and F mean in percent."""
 
 TABLE3_SEGTRACK: tuple[PaperRow, ...] = (
-    PaperRow("BVS", {"IoU": 58.4}),
-    PaperRow("OFL", {"IoU": 67.5}),
-    PaperRow("OSVOS", {"IoU": 65.4}),
-    PaperRow("MaskTrack", {"IoU": 70.3}),
-    PaperRow(RGMP, {"IoU": 71.1}),
+    PaperRow("BVS", {"IoU": 58.4}, RECALLED, ("IoU",)),
+    PaperRow("OFL", {"IoU": 67.5}, RECALLED, ("IoU",)),
+    PaperRow("OSVOS", {"IoU": 65.4}, RECALLED, ("IoU",)),
+    PaperRow("MaskTrack", {"IoU": 70.3}, RECALLED, ("IoU",)),
+    PaperRow(RGMP, {"IoU": 71.1}, RECALLED, ("IoU",)),
 )
 """Table 3: SegTrack v2, IoU in percent."""
 
 JUMPCUT_DISTANCES: tuple[int, ...] = (8, 16, 32)
 JUMPCUT_KEYS: tuple[int, ...] = tuple(range(0, 97, 16))
 
-TABLE4_JUMPCUT: tuple[PaperRow, ...] = (PaperRow(RGMP, {f"d={d}": None for d in JUMPCUT_DISTANCES}),)
+TABLE4_JUMPCUT: tuple[PaperRow, ...] = (PaperRow(RGMP, {f"d={d}": None for d in JUMPCUT_DISTANCES}, RECALLED),)
 """Table 4: JumpCut transfer error in percent at d = 8, 16, 32 (the paper's values are not known reliably here)."""
 
 ABLATION_NO_REF = "−Ref"
 ABLATION_NO_PREV = "−Prev"
 TABLE5_ABLATIONS: tuple[PaperRow, ...] = (
-    PaperRow(RGMP, {"J-Mean": 81.5, "F-Mean": 82.0}, checked=True, source=CHECKED_BRIEF),
-    PaperRow(ABLATION_NO_REF, {"J-Mean": 68.3, "F-Mean": None}, checked=True, source=CHECKED_NOTES),
-    PaperRow(ABLATION_NO_PREV, {"J-Mean": 73.5, "F-Mean": None}, checked=True, source=CHECKED_NOTES),
+    PaperRow(RGMP, {"J-Mean": 81.5, "F-Mean": 82.0}, CHECKED_BRIEF),
+    PaperRow(ABLATION_NO_REF, {"J-Mean": 68.3, "F-Mean": None}, CHECKED_NOTES),
+    PaperRow(ABLATION_NO_PREV, {"J-Mean": 73.5, "F-Mean": None}, CHECKED_NOTES),
 )
 """Table 5: ablations on DAVIS-2016 val (−Ref: zero reference stream, −Prev: zero previous mask)."""
 
@@ -102,13 +121,9 @@ ADDON_ONLINE = "+OL"
 ADDON_CRF = "+CRF"
 ADDON_GRU = "+GRU"
 TABLE6_ADDONS: tuple[PaperRow, ...] = (
-    PaperRow(RGMP, {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13}, checked=True, source=CHECKED_BRIEF),
-    PaperRow(
-        ADDON_ONLINE, {"J-Mean": 82.4, "F-Mean": None, "seconds": 0.13 + 1.74}, checked=True, source=CHECKED_NOTES
-    ),
-    PaperRow(
-        ADDON_CRF, {"J-Mean": 81.5 + 0.4, "F-Mean": 82.0 - 2.1, "seconds": None}, checked=True, source=CHECKED_NOTES
-    ),
-    PaperRow(ADDON_GRU, {"J-Mean": None, "F-Mean": None, "seconds": None}, checked=True, source=CHECKED_NOTES),
+    PaperRow(RGMP, {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13}, CHECKED_BRIEF),
+    PaperRow(ADDON_ONLINE, {"J-Mean": 82.4, "F-Mean": None, "seconds": 0.13 + 1.74}, CHECKED_NOTES),
+    PaperRow(ADDON_CRF, {"J-Mean": 81.5 + 0.4, "F-Mean": 82.0 - 2.1, "seconds": None}, CHECKED_NOTES),
+    PaperRow(ADDON_GRU, {"J-Mean": None, "F-Mean": None, "seconds": None}, CHECKED_NOTES),
 )
 """Table 6: add-ons on DAVIS-2016 val (online learning, dense CRF, ConvGRU visual memory: "no gain")."""

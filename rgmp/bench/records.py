@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.paper import ABLATION_NO_PREV, ABLATION_NO_REF, ADDON_ONLINE, JUMPCUT_DISTANCES, JUMPCUT_KEYS, RGMP
+from rgmp.bench.paper import (
+    ABLATION_NO_PREV,
+    ABLATION_NO_REF,
+    ADDON_GRU,
+    ADDON_ONLINE,
+    JUMPCUT_DISTANCES,
+    JUMPCUT_KEYS,
+    RGMP,
+)
 from rgmp.io.files import write_text_atomic
 from rgmp.metrics import global_statistics
 
@@ -52,6 +60,8 @@ class RunSettings:
         no_reference, no_previous: the ablations −Ref and −Prev.
         online_steps, online_lr: the add-on +OL (paper §4.3): Adam steps on the annotated frame before each
             propagation (0 = off) and their learning rate.
+        memory: the add-on +GRU (paper §4.3): the weights have the ConvGRU visual memory (``ModelConfig.memory``),
+            which the session runs on every frame.
         keys, distances: JumpCut key frames and transfer distances.
     """
 
@@ -71,6 +81,7 @@ class RunSettings:
     no_previous: bool = False
     online_steps: int = 0
     online_lr: float = 1e-7
+    memory: bool = False
     keys: tuple[int, ...] = JUMPCUT_KEYS
     distances: tuple[int, ...] = JUMPCUT_DISTANCES
 
@@ -88,16 +99,20 @@ class RunSettings:
 
     def signature(self) -> str:
         """16 hex digits naming these settings (two runs with the same signature give the same scores)."""
-        text = json.dumps(self.to_dict(), sort_keys=True)
+        data = self.to_dict()
+        if not self.memory:
+            del data["memory"]  # runs recorded before the field existed keep their signature (and resume)
+        text = json.dumps(data, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
 
     @property
     def variant(self) -> str:
-        """The paper's name for this configuration: "RGMP", "−Ref", "−Prev", "+OL", or a combination."""
+        """The paper's name for this configuration: "RGMP", "−Ref", "−Prev", "+OL", "+GRU", or a combination."""
         flags = (
             (self.no_reference, ABLATION_NO_REF),
             (self.no_previous, ABLATION_NO_PREV),
             (self.online, ADDON_ONLINE),
+            (self.memory, ADDON_GRU),
         )
         return " ".join(name for on, name in flags if on) or RGMP
 

@@ -21,7 +21,6 @@ from rgmp.bench.records import RunSummary
 
 DAGGER = "†"
 RANDOM_MARK = "‡"
-UNAVAILABLE = "unavailable"
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str:
@@ -49,9 +48,11 @@ def seconds(value: float | None) -> str:
     return "–" if value is None or math.isnan(value) else f"{value:.3g}"
 
 
-def _paper_name(row: PaperRow) -> str:
-    recalled = not row.checked and any(v is not None for v in row.values.values())
-    return f"{row.method} {DAGGER}" if recalled else row.method
+def _paper(row: PaperRow, column: str) -> str:
+    """A paper number of a row as :func:`paper_value` shows it, marked † when it was recalled, not checked."""
+    value = row.values.get(column)
+    text = paper_value(value, time=column == "seconds")
+    return f"{text} {DAGGER}" if value is not None and column in row.recalled else text
 
 
 def _ours_name(summary: RunSummary) -> str:
@@ -72,12 +73,12 @@ def table1(summaries: Sequence[RunSummary]) -> str:
     """Table 1: DAVIS-2016 val, J mean, F mean and time; the paper's methods, then our runs."""
     rows = [
         [
-            _paper_name(r),
+            r.method,
             _mark(r.online_learning),
             _mark(r.post_processing),
-            paper_value(r.values["J-Mean"]),
-            paper_value(r.values["F-Mean"]),
-            paper_value(r.values["seconds"], time=True),
+            _paper(r, "J-Mean"),
+            _paper(r, "F-Mean"),
+            _paper(r, "seconds"),
         ]
         for r in TABLE1_DAVIS2016
     ]
@@ -100,10 +101,7 @@ def table1(summaries: Sequence[RunSummary]) -> str:
 
 def table2(summaries: Sequence[RunSummary]) -> str:
     """Table 2: DAVIS-2017 val (several objects)."""
-    rows = [
-        [_paper_name(r), paper_value(r.values["J-Mean"]), paper_value(r.values["F-Mean"]), "–"]
-        for r in TABLE2_DAVIS2017
-    ]
+    rows = [[r.method, _paper(r, "J-Mean"), _paper(r, "F-Mean"), "–"] for r in TABLE2_DAVIS2017]
     rows += [
         [_ours_name(s), percent(s.metrics["J-Mean"]), percent(s.metrics["F-Mean"]), seconds(s.seconds_per_frame)]
         for s in _of(summaries, "davis2017")
@@ -114,7 +112,7 @@ def table2(summaries: Sequence[RunSummary]) -> str:
 
 def table3(summaries: Sequence[RunSummary]) -> str:
     """Table 3: SegTrack v2 IoU (frames at 480 px on the short side)."""
-    rows = [[_paper_name(r), paper_value(r.values["IoU"]), "–", "–"] for r in TABLE3_SEGTRACK]
+    rows = [[r.method, _paper(r, "IoU"), "–", "–"] for r in TABLE3_SEGTRACK]
     rows += [
         [_ours_name(s), percent(s.metrics["IoU"]), percent(s.metrics["IoU-frame-mean"]), seconds(s.seconds_per_frame)]
         for s in _of(summaries, "segtrackv2")
@@ -129,20 +127,20 @@ def table4(summaries: Sequence[RunSummary]) -> str:
     distances: list[str] = list(TABLE4_JUMPCUT[0].values)
     for s in ours:
         distances += [d for d in s.metrics if d not in distances]
-    rows = [[_paper_name(r), *(paper_value(r.values.get(d)) for d in distances)] for r in TABLE4_JUMPCUT]
+    rows = [[r.method, *(_paper(r, d) for d in distances)] for r in TABLE4_JUMPCUT]
     rows += [[_ours_name(s), *(percent(s.metrics.get(d)) for d in distances)] for s in ours]
     return _section("Table 4 — JumpCut (error %, lower is better)", markdown_table(["Method", *distances], rows))
 
 
 def table5(summaries: Sequence[RunSummary]) -> str:
     """Table 5: ablations on DAVIS-2016 val, paper and ours side by side."""
-    ours = [s for s in _of(summaries, "davis2016") if not s.settings.online]
+    ours = [s for s in _of(summaries, "davis2016") if not (s.settings.online or s.settings.memory)]  # add-ons: Table 6
     paper = {r.method: r for r in TABLE5_ABLATIONS}
     variants = [r.method for r in TABLE5_ABLATIONS] + sorted({s.settings.variant for s in ours} - set(paper))
     rows = []
     for variant in variants:
         ref = paper.get(variant)
-        j, f = (paper_value(ref.values["J-Mean"]), paper_value(ref.values["F-Mean"])) if ref else ("–", "–")
+        j, f = (_paper(ref, "J-Mean"), _paper(ref, "F-Mean")) if ref else ("–", "–")
         matching = [s for s in ours if s.settings.variant == variant]
         if not matching:
             rows.append([variant, j, "–", f, "–", ""])
@@ -158,16 +156,16 @@ def table5(summaries: Sequence[RunSummary]) -> str:
 
 
 def table6(summaries: Sequence[RunSummary]) -> str:
-    """Table 6: add-ons on DAVIS-2016 val, paper and ours side by side (ours: RGMP and +OL runs)."""
+    """Table 6: add-ons on DAVIS-2016 val, paper and ours side by side (ours: RGMP, +OL and +GRU runs)."""
     runs = _of(summaries, "davis2016")
     ours_text = {
         ADDON_ONLINE: "– (run with --online-learning)",
-        ADDON_GRU: "unavailable: the model and session do not run the ConvGRU yet",
+        ADDON_GRU: "– (run with --convgru and weights from python -m train memory)",
         ADDON_CRF: "not implemented (not asked for)",
     }
     rows = []
     for r in TABLE6_ADDONS:
-        paper = [paper_value(r.values[k], time=k == "seconds") for k in ("J-Mean", "F-Mean", "seconds")]
+        paper = [_paper(r, k) for k in ("J-Mean", "F-Mean", "seconds")]
         ours = [
             [f"{r.method} ({s.settings.label()})", paper[0], percent(s.metrics["J-Mean"]), paper[1]]
             + [percent(s.metrics["F-Mean"]), paper[2], seconds(s.seconds_per_frame)]
@@ -238,8 +236,8 @@ def report(summaries: Sequence[RunSummary]) -> str:
     parts.append(
         "\n".join(
             [
-                f"- {DAGGER} recalled from the paper's table (the numbers those methods' papers report), not "
-                "re-checked against the PDF; unmarked paper numbers were checked (see `rgmp/bench/paper.py`). "
+                f"- {DAGGER} recalled from the paper's table, not checked against a source; unmarked paper numbers "
+                "were checked against the paper or the DAVIS benchmark's results (sources in `rgmp/bench/paper.py`). "
                 "– = not known.",
                 f"- {RANDOM_MARK} random weights: the run checks the pipeline; its scores say nothing about accuracy.",
                 "- Paper times are the authors' GPU; ours are the device named in the row (reading frames and "
