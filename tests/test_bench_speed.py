@@ -167,3 +167,23 @@ def test_cuda_asked_without_cuda_is_refused(monkeypatch):
 
 def test_parse_size():
     assert parse_size("480p") == (480, 854) and parse_size("720p") == (720, 1280) and parse_size("96x128") == (96, 128)
+
+
+def test_levers_time_each_step_and_the_authors_inference(tmp_path, capsys):
+    out = tmp_path / "levers.json"
+    bench("--levers", "--models", "lite,paper", "--sizes", "64x96", "--repeats", "1", "--json", str(out))
+    records = json.loads(out.read_text())
+    levers = [(r["model"], r["lever"]) for r in records]
+    assert levers[0] == ("lite", "baseline: fp32, contiguous, BatchNorm as layers")
+    assert ("paper", "authors' inference (re-expressed, fp32)") in levers
+    assert ("paper", "fastest, padding only to the stride (not as released)") in levers
+    assert not any("padding" in lever for model, lever in levers if model == "lite")  # already minimal
+    for record in records:
+        assert record["ms_per_frame"] > 0 and record["ratio"] > 0 and record["yardstick_ms"] > 0
+        low = "low" if "autocast" in record["lever"] or record["lever"].startswith("fastest") else "fp32"
+        assert record["dtype"] == ("bf16" if low == "low" else "fp32")
+        assert record["threads"] == (1 if "1 thread" in record["lever"] else torch.get_num_threads())
+    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
+    assert table[0].startswith("| model | lever | dtype | threads | ms/frame | fps | ×R50 fp32 | vs first row |")
+    assert len(table) == 2 + len(records)
+    assert table[2].split("|")[8].strip() == "1.00×"  # the first row is the reference of its model

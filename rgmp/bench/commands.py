@@ -249,6 +249,12 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "replace the values of that axis.",
     )
     parser.add_argument("--full", action="store_true", help="every combination of the axes (long on a CPU)")
+    parser.add_argument(
+        "--levers",
+        action="store_true",
+        help="instead of the axes: what each optimisation gains, one step at a time (first device and size, one "
+        "object, one scale), with the authors' inference timed in the same run",
+    )
     parser.add_argument("--models", type=_names, help="models (default lite,paper; the first is swept)")
     parser.add_argument(
         "--num-scales", type=_numbers(int, "--num-scales"), help="scale sets: 1 = (1.0), 3 = (.5,.75,1)"
@@ -308,13 +314,16 @@ def run_bench(args: argparse.Namespace) -> None:
     for path in args.weights:
         network, _ = load_model(path)
         models[network.config.name] = (network, str(path.resolve()))
-    records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
-                        progress=args.progress)  # fmt: skip
-    print(speed_notes(records))
-    print()
-    print(speed_table(records))
-    print("\nwhere the time goes: ms per frame (share of the frame's time / share of its FLOP)\n")
-    print(breakdown_table(records))
+    if args.levers:
+        records = _run_levers(args, axes, models)
+    else:
+        records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
+                            progress=args.progress)  # fmt: skip
+        print(speed_notes(records))
+        print()
+        print(speed_table(records))
+        print("\nwhere the time goes: ms per frame (share of the frame's time / share of its FLOP)\n")
+        print(breakdown_table(records))
     if args.json is not None:
         text = json.dumps([_json_safe(r) for r in records], indent=2) + "\n"
         if str(args.json) == "-":
@@ -322,6 +331,34 @@ def run_bench(args: argparse.Namespace) -> None:
         else:
             write_text_atomic(args.json, text)
             print(f"wrote {len(records)} records to {args.json}", file=sys.stderr)
+
+
+def _run_levers(args: argparse.Namespace, axes: Any, models: dict) -> list[dict[str, Any]]:
+    """``bench --levers``: the lever table for the chosen models on the first device and size."""
+    from rgmp.bench.levers import lever_table, run_levers
+    from rgmp.config import PRESETS
+    from rgmp.model import build_model
+
+    for name in axes.models:
+        if name not in models:
+            if name not in PRESETS:
+                raise BenchmarkError(f"unknown model {name!r}; choose among {', '.join(PRESETS)} or give --weights")
+            torch.manual_seed(0)
+            models[name] = (build_model(PRESETS[name]).eval(), "random-init")
+    device = axes.devices[0]
+    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
+        raise BenchmarkError(f"device {device!r} requested but CUDA is not available on this machine")
+    if (args.warmup is not None and args.warmup < 1) or (args.repeats is not None and args.repeats < 1):
+        raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {args.warmup} and {args.repeats}")
+    chosen = {name: models[name] for name in axes.models}
+    records = run_levers(chosen, device, axes.sizes[0], warmup=args.warmup or 1, repeats=args.repeats or 3,
+                         progress=args.progress)  # fmt: skip
+    height, width = axes.sizes[0]
+    print(f"levers on {device} at {height}x{width}, one object, one scale; torch threads {torch.get_num_threads()}; "
+          "×R50 fp32 = ours / a torchvision ResNet-50 fp32 forward timed beside each row")  # fmt: skip
+    print()
+    print(lever_table(records))
+    return records
 
 
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:

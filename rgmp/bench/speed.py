@@ -9,6 +9,7 @@ right before each case, and each figure is also given as a ratio to it: machines
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import statistics
@@ -311,7 +312,17 @@ def _timed(step) -> float:
     return time.perf_counter() - start
 
 
-def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats: int, peak: float) -> dict[str, Any]:
+def measure(
+    case: BenchCase,
+    model: RGMP,
+    weights: str,
+    *,
+    warmup: int,
+    repeats: int,
+    peak: float,
+    options: dict[str, Any] | None = None,
+    yardstick_dtype: str | None = None,
+) -> dict[str, Any]:
     """Measure one case; returns its JSON record (keys :data:`RECORD_KEYS`).
 
     The timed target frames alternate with yardstick forwards, so that both see the same load on a shared machine;
@@ -326,15 +337,18 @@ def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats:
         warmup: target frames (and yardstick forwards) run before timing, at least 1.
         repeats: timed target frames (and yardstick forwards), at least 1.
         peak: the machine's measured peak GFLOP/s for the case's device and precision.
+        options: :class:`SessionOptions` fields besides the case's scales and precision (e.g. channels_last).
+        yardstick_dtype: the yardstick's precision, if not the case's.
     """
     if repeats < 1 or warmup < 1:
         raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {warmup} and {repeats}")
     device = torch.device(case.device)
-    yardstick = Yardstick(case)
+    yardstick = Yardstick(dataclasses.replace(case, dtype=yardstick_dtype or case.dtype))
     with PeakMemory(device) as yard_memory:
         for _ in range(warmup):
             yardstick()
-    session = Session(model, device, SessionOptions(scales=case.scales, dtype=parse_dtype(case.dtype)))
+    options = SessionOptions(scales=case.scales, dtype=parse_dtype(case.dtype), **(options or {}))
+    session = Session(model, device, options)
     frames, mask = synthetic_clip(case.height, case.width, case.objects, warmup + repeats + 1)
     results = session.propagate(iter(frames), mask)
     # next(results) returns once the frame's probabilities reached the CPU, so the device is synchronised

@@ -195,9 +195,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
         try:
             first = next(container.decode(stream), None)
         except av.error.FFmpegError as exc:
-            raise VideoError(
-                f"{p.name} is corrupt: cannot decode the first frame ({_one_line(exc)})"
-            ) from None
+            raise VideoError(f"{p.name} is corrupt: cannot decode the first frame ({_one_line(exc)})") from None
         if first is None:
             raise VideoError(f"{p.name} has zero decodable frames")
         rotation = _normalise_rotation(first.rotation)
@@ -248,9 +246,7 @@ def _decode_frames(p: Path, max_frames: int | None) -> Iterator[np.ndarray]:
                 frame = next(frames, None)
             except av.error.FFmpegError as exc:
                 where = "first frame" if count == 0 else f"frame {count}"
-                raise VideoError(
-                    f"{p.name} is corrupt: decoding failed at {where} ({_one_line(exc)})"
-                ) from None
+                raise VideoError(f"{p.name} is corrupt: decoding failed at {where} ({_one_line(exc)})") from None
             if frame is None:
                 break
             rgb = frame.to_ndarray(format="rgb24")
@@ -284,9 +280,7 @@ def list_frame_folder(folder: str | os.PathLike[str]) -> list[Path]:
     if not d.is_dir():
         raise VideoError(f"expected a folder of frames, got a file: {d}")
     files = [
-        f
-        for f in d.iterdir()
-        if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in FRAME_EXTENSIONS
+        f for f in d.iterdir() if f.is_file() and not f.name.startswith(".") and f.suffix.lower() in FRAME_EXTENSIONS
     ]
     if not files:
         raise VideoError(f"no frame images ({', '.join(FRAME_EXTENSIONS)}) in folder {d}")
@@ -364,8 +358,9 @@ class VideoWriter:
         fps: frame rate (float or Fraction, > 0); floats are turned into a fraction with
             denominator <= 1001 (so 29.97002997 -> 30000/1001).
         crf: x264 constant rate factor, 0 (lossless) .. 51; 18 is visually lossless.
-        preset: x264 speed/size preset ("ultrafast" .. "veryslow"). "veryfast" is about 3x
-            faster than x264's default "medium" at 480p, with similar size at the same crf.
+        preset: x264 speed/size preset ("ultrafast" .. "veryslow"). "superfast" takes about
+            5.5 ms per 480p frame here (a fifth of the light model's time), "veryfast" 10 ms
+            for files about 25% smaller at the same crf.
     """
 
     def __init__(
@@ -374,14 +369,12 @@ class VideoWriter:
         fps: float | Fraction,
         *,
         crf: int = 18,
-        preset: str = "veryfast",
+        preset: str = "superfast",
     ) -> None:
         self.path = Path(path)
         fmt = _WRITER_FORMATS.get(self.path.suffix.lower())
         if fmt is None:
-            raise VideoError(
-                f"cannot write H.264 to {self.path.name}: use one of {', '.join(_WRITER_FORMATS)}"
-            )
+            raise VideoError(f"cannot write H.264 to {self.path.name}: use one of {', '.join(_WRITER_FORMATS)}")
         if not fps or fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         if not 0 <= int(crf) <= 51:
@@ -425,9 +418,7 @@ class VideoWriter:
             self._start(h, w)
         elif (h, w) != self._frame_shape:
             fh, fw = self._frame_shape
-            raise ValueError(
-                f"frame is {w}x{h} but the video is {fw}x{fh}: all frames must have the same size"
-            )
+            raise ValueError(f"frame is {w}x{h} but the video is {fw}x{fh}: all frames must have the same size")
         if h % 2 or w % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
         assert self._container is not None and self._stream is not None
