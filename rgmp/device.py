@@ -14,7 +14,10 @@ def pick_device(name: str | None = None) -> torch.device:
         ValueError: the requested device does not exist on this machine.
     """
     if name and name != "auto":
-        device = torch.device(name)
+        try:
+            device = torch.device(name)
+        except RuntimeError:
+            raise ValueError(f"unknown device {name!r}; use cpu, cuda, cuda:N, mps or auto") from None
         if device.type == "cuda" and not torch.cuda.is_available():
             raise ValueError(f"device {name!r} requested but CUDA is not available on this machine")
         if device.type == "mps" and not torch.backends.mps.is_available():

@@ -124,6 +124,22 @@ def test_folded_network_gives_the_unfolded_result(model):
         assert (a.labels == b.labels).mean() > 0.999
 
 
+@pytest.mark.parametrize("memory", [False, True], ids=["plain", "visual-memory"])
+def test_passes_one_at_a_time_equal_one_batch(memory):
+    network = seeded_model(ModelConfig(**{**TINY.__dict__, "memory": memory}), seed=1)
+    frames, mask = clip(4)  # two objects and the background pass: 3 passes per frame
+    runs = [
+        [r.probs for r in Session(network, "cpu", SessionOptions(pass_batch=n)).propagate(frames, mask)]
+        for n in (1, 2, 8)
+    ]
+    assert Session(network, "cpu").pass_batch == 1  # the CPU default
+    for one, two, all_ in zip(*runs, strict=True):
+        np.testing.assert_allclose(two, one, atol=1e-5)
+        np.testing.assert_allclose(all_, one, atol=1e-5)
+    with pytest.raises(SessionError, match="pass_batch"):
+        SessionOptions(pass_batch=0)
+
+
 def test_bad_input_is_reported(model):
     frames, mask = clip(3)
     session = Session(model, "cpu")

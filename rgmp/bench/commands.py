@@ -22,6 +22,7 @@ from rgmp.bench.datasets import DATASETS
 from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
 from rgmp.bench.records import RANDOM_INIT, RunSettings
 from rgmp.bench.sharding import check_rank, rank_and_world
+from rgmp.inference.merge import MERGE_MODES
 from rgmp.io.files import write_text_atomic
 from rgmp.options import add_inference_arguments, online_steps, processing_size
 
@@ -270,6 +271,9 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     parser.add_argument(
         "--weights", type=Path, action="append", default=[], help="a weights file for its model (repeatable)"
     )
+    parser.add_argument(
+        "--merge", choices=MERGE_MODES, default="soft", help="several-object merge of every case (default soft)"
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's)")
     parser.add_argument("--json", type=Path, help="write the records as a JSON list to this file ('-' = stdout)")
     parser.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bar")
@@ -318,7 +322,7 @@ def run_bench(args: argparse.Namespace) -> None:
         records = _run_levers(args, axes, models)
     else:
         records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
-                            progress=args.progress)  # fmt: skip
+                            options={"merge": args.merge}, progress=args.progress)  # fmt: skip
         print(speed_notes(records))
         print()
         print(speed_table(records))

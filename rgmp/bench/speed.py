@@ -48,7 +48,7 @@ PARTS: dict[str, tuple[str, ...]] = {
 """The network's parts (paper Fig. 2) and their submodules, for the breakdown of a frame's time and FLOP; the
 rest of a frame (resizing, padding, the final upsampling, merging, moving the result to the CPU) is "rest"."""
 RECORD_KEYS: tuple[str, ...] = (
-    "model", "weights", "scales", "objects", "dtype", "device", "device_name", "threads", "height", "width",
+    "model", "weights", "scales", "objects", "merge", "dtype", "device", "device_name", "threads", "height", "width",
     "warmup", "repeats", "ms_per_frame", "ms_min", "ms_max", "ms_samples", "reference_ms", "fps",
     "peak_memory_mb", "memory_kind", "gflop_per_frame", "reference_gflop", "achieved_gflops",
     "machine_peak_gflops", "peak_share", "yardstick_ms", "yardstick_memory_mb", "yardstick_gflop",
@@ -363,7 +363,7 @@ def measure(
             yard.append(yardstick())
     ms, yard_ms = 1000 * statistics.median(timed), 1000 * statistics.median(yard)
     yard_mb = yard_memory.megabytes
-    passes = case.objects + 1 if uses_background_pass("soft", case.objects) else case.objects
+    passes = case.objects + 1 if uses_background_pass(options.merge, case.objects) else case.objects
     gflop, reference_gflop, part_gflop = count_gflop(model.config, case.height, case.width, case.scales, passes)
     parts_ms = {part: 1000 * t / repeats for part, t in breakdown.seconds.items()}
     parts_ms["rest"] = max(0.0, 1000 * sum(timed) / repeats - sum(parts_ms.values()))
@@ -374,6 +374,7 @@ def measure(
         "weights": weights,
         "scales": list(case.scales),
         "objects": case.objects,
+        "merge": options.merge,
         "dtype": case.dtype,
         "device": case.device,
         "device_name": device_name(device),
@@ -413,6 +414,7 @@ def run_cases(
     *,
     warmup: int | None = None,
     repeats: int | None = None,
+    options: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Measure every case, in order.
@@ -423,6 +425,7 @@ def run_cases(
             weights from :data:`rgmp.config.PRESETS`.
         warmup, repeats: frames before timing and timed frames; None = 1 and 2 for the paper model on a CPU
             (about 1.8 s a frame), 1 and 3 otherwise.
+        options: :class:`SessionOptions` fields for every case (e.g. ``{"merge": "soft-product"}``).
         progress: show a progress bar over the cases.
     """
     if (warmup is not None and warmup < 1) or (repeats is not None and repeats < 1):
@@ -453,6 +456,7 @@ def run_cases(
                 warmup=warmup if warmup is not None else 1,
                 repeats=repeats if repeats is not None else (2 if slow else 3),
                 peak=peaks[key],
+                options=options,
             )
         )
     return records
@@ -478,6 +482,12 @@ def device_name(device: torch.device) -> str:
 # output
 
 
+def _objects(record: dict[str, Any]) -> str:
+    """The objects cell: the count, and the merge when it is not the default."""
+    merge = record.get("merge") or "soft"
+    return str(record["objects"]) if merge == "soft" else f"{record['objects']} ({merge})"
+
+
 def speed_table(records: Iterable[dict[str, Any]]) -> str:
     """The short table for people: one line per case, every figure also as a ratio to the ResNet-50 yardstick."""
     rows = []
@@ -486,7 +496,7 @@ def speed_table(records: Iterable[dict[str, Any]]) -> str:
             [
                 r["model"],
                 ",".join(f"{s:g}" for s in r["scales"]),
-                str(r["objects"]),
+                _objects(r),
                 r["dtype"],
                 r["device"],
                 f"{r['height']}x{r['width']}",
@@ -530,7 +540,7 @@ def breakdown_table(records: Iterable[dict[str, Any]]) -> str:
             ms = r["parts_ms"][part]
             flop = f"{100 * r['parts_gflop'][part] / total_gflop:.0f}%" if part in PARTS else "–"
             cells.append(f"{ms:.0f} ({100 * ms / total_ms:.0f}% / {flop})")
-        rows.append([r["model"], ",".join(f"{s:g}" for s in r["scales"]), str(r["objects"]), r["dtype"], r["device"],
+        rows.append([r["model"], ",".join(f"{s:g}" for s in r["scales"]), _objects(r), r["dtype"], r["device"],
                      f"{r['height']}x{r['width']}", *cells])  # fmt: skip
     header = ["model", "scales", "obj", "dtype", "device", "size", *PARTS, "rest"]
     return markdown_table(header, rows, [False] * 6 + [True] * (len(PARTS) + 1))

@@ -46,6 +46,14 @@ def _fold_resnet(encoder: nn.Module) -> None:
                 block.downsample[1] = fold_into([block.downsample[0]], block.downsample[1])
 
 
+class InplaceReLU6(nn.Module):
+    """``min(max(x, 0), 6)`` written into ``x``: ``nn.ReLU6(inplace=True)`` allocates a new tensor and copies it
+    back (``hardtanh_`` runs the out-of-place ``clamp``), which costs a page-faulting allocation per call."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.clamp_(0.0, 6.0)
+
+
 def _fold_lite(encoder: nn.Module) -> None:
     body = encoder.body
     body.bn1 = fold_into([body.conv_stem, encoder.mask_conv], body.bn1)
@@ -66,7 +74,7 @@ def fold_into(convs: list[nn.Conv2d], norm: nn.Module) -> nn.Module:
     the last convolution's bias (created if absent). A norm that is already folded is returned unchanged.
 
     Returns:
-        The norm's activation (timm's norm+act layers), or ``nn.Identity()``.
+        The norm's activation (timm's norm+act layers; ReLU6 as :class:`InplaceReLU6`), or ``nn.Identity()``.
     """
     if not isinstance(norm, FROZEN_NORMS):
         return norm
@@ -80,4 +88,5 @@ def fold_into(convs: list[nn.Conv2d], norm: nn.Module) -> nn.Module:
     if last.bias is None:
         last.bias = nn.Parameter(torch.zeros_like(shift, dtype=last.weight.dtype), requires_grad=False)
     last.bias.add_(shift.to(last.bias.dtype))
-    return getattr(norm, "act", nn.Identity())
+    act = getattr(norm, "act", nn.Identity())
+    return InplaceReLU6() if isinstance(act, nn.ReLU6) else act
