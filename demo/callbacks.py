@@ -25,6 +25,7 @@ from demo.models import STARTER, ModelCache
 from demo.pipeline import RunProgress, RunResult, segment_clip
 from demo.render import RenderOptions, StreamSegments
 from demo.workspace import Clip, Workspace, sweep
+from rgmp.device import resolve_precision
 from rgmp.inference import Session, SessionOptions
 from rgmp.inference.session import object_ids_of
 from rgmp.io.masks import read_mask
@@ -264,8 +265,10 @@ class DemoCallbacks:
     def session(self, model_key: str | None, checkpoint: str | None, scales: str | None, size: int | None) -> Session:
         """A session with the chosen network (an uploaded checkpoint wins), scales and processing size."""
         key = checkpoint or model_key or STARTER
-        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None)
-        return Session(self.models.get(key), self.device, options)
+        model = self.models.get(key)
+        dtype = resolve_precision("auto", model.config.name, torch.device(self.device))
+        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None, dtype=dtype)
+        return Session(model, self.device, options)
 
     def run(
         self,

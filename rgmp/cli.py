@@ -7,6 +7,7 @@ to a temporary folder first so that a failed run leaves nothing that looks compl
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shutil
 import sys
 import tempfile
@@ -98,7 +99,7 @@ def load_session_model(model: str | None, weights: Path | None):
 
 
 def run_segment(args: argparse.Namespace) -> None:
-    from rgmp.device import parse_dtype, pick_device
+    from rgmp.device import dtype_name, pick_device, resolve_precision
     from rgmp.inference import FrameResult, Session, SessionOptions
     from rgmp.inference.session import object_ids_of
     from rgmp.io.masks import read_mask, write_mask
@@ -117,7 +118,6 @@ def run_segment(args: argparse.Namespace) -> None:
             size=processing_size(args),
             no_reference=args.no_ref,
             no_previous=args.no_prev,
-            dtype=parse_dtype(args.precision),
             online_steps=online_steps(args),
             online_lr=args.online_lr,
         )
@@ -135,7 +135,9 @@ def run_segment(args: argparse.Namespace) -> None:
     if total is not None and args.mask_frame >= total:
         raise CLIError(f"--mask-frame {args.mask_frame} is past the last frame ({total} frames)")
     model, _ = load_session_model(args.model, args.weights)
-    session = Session(model, device, options)
+    dtype = resolve_precision(args.precision, model.config.name, device)
+    session = Session(model, device, dataclasses.replace(options, dtype=dtype))
+    print(f"{model.config.name} model, {dtype_name(dtype)} on {device}", file=sys.stderr)
 
     # The overlay needs each frame again after the session consumed it: tee it through.
     current: dict[str, np.ndarray] = {}

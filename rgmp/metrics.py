@@ -95,9 +95,7 @@ def db_eval_boundary(
     if annotation.ndim == 3:
         return np.array(
             [
-                _f_measure(
-                    segmentation[t], annotation[t], None if void_pixels is None else void_pixels[t], bound_th
-                )
+                _f_measure(segmentation[t], annotation[t], None if void_pixels is None else void_pixels[t], bound_th)
                 for t in range(annotation.shape[0])
             ],
             dtype=np.float64,

@@ -40,9 +40,10 @@ def _scales_argument(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
+def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str = "auto") -> None:
     """Add the model and session options: ``--model --weights --scales --merge --size --device --precision
-    --no-ref --no-prev --online-learning --online-steps --online-lr``."""
+    --no-ref --no-prev --online-learning --online-steps --online-lr``; ``precision`` is ``--precision``'s
+    default ("auto": :func:`rgmp.device.resolve_precision`)."""
     parser.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
     parser.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
     parser.add_argument(
@@ -53,7 +54,13 @@ def add_inference_arguments(parser: argparse.ArgumentParser) -> None:
         "--size", type=int, default=480, help="short side the frames are processed at (default 480; 0 = native)"
     )
     parser.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default: cuda > mps > cpu)")
-    parser.add_argument("--precision", choices=list(DTYPES), default="fp32", help="autocast precision (default fp32)")
+    parser.add_argument(
+        "--precision",
+        choices=["auto", *DTYPES],
+        default=precision,
+        help=f"autocast precision; auto = bf16 for the light model on CPUs with native bf16, else fp32 "
+        f"(default {precision})",
+    )
     parser.add_argument("--no-ref", action="store_true", help="ablation −Ref (Table 5): zero the reference stream")
     parser.add_argument("--no-prev", action="store_true", help="ablation −Prev (Table 5): zero the previous mask")
     parser.add_argument(

@@ -255,9 +255,10 @@ def test_segment_and_benchmark_share_the_inference_options():
     parser = build_parser()
     segment_args = vars(parser.parse_args(["segment", "--frames", "f", "--mask", "m", "--out", "o"]))
     benchmark_args = vars(parser.parse_args(["benchmark", "davis2016", "--out", "o"]))
-    shared = ["model", "weights", "scales", "merge", "size", "device", "precision", "no_ref", "no_prev"]
+    shared = ["model", "weights", "scales", "merge", "size", "device", "no_ref", "no_prev"]
     shared += ["online_learning", "online_steps", "online_lr"]
     assert {k: segment_args[k] for k in shared} == {k: benchmark_args[k] for k in shared}
+    assert (segment_args["precision"], benchmark_args["precision"]) == ("auto", "fp32")  # tables stay fp32
     assert segment_args["size"] == 480 and segment_args["merge"] == "soft" and segment_args["online_steps"] is None
     for command in (["segment", "--frames", "f", "--mask", "m"], ["benchmark", "davis2016"]):
         args = parser.parse_args([*command, "--out", "o", "--scales", "0.5, 1"])

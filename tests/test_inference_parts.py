@@ -89,3 +89,18 @@ def test_soft_product_estimates_the_background_without_a_pass():
     torch.testing.assert_close(distribution, soft_aggregate(union, objects))
     torch.testing.assert_close(guidance, distribution[1:])
     assert pass_masks("soft-product", objects).shape[0] == 2  # no background pass
+
+
+def test_auto_precision_is_bf16_only_for_the_light_model_on_a_native_bf16_cpu(monkeypatch):
+    from rgmp import device as dev
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    for native in (True, False):
+        monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda native=native: native)
+        assert dev.resolve_precision("auto", "lite", cpu) == (torch.bfloat16 if native else None)
+        assert dev.resolve_precision("auto", "paper", cpu) is None  # the paper model stays fp32, as released
+        assert dev.resolve_precision("auto", "lite", cuda) is None
+    assert dev.resolve_precision("fp16", "paper", cpu) is torch.float16
+    assert [dev.dtype_name(dev.parse_dtype(n)) for n in dev.DTYPES] == list(dev.DTYPES)
+    with pytest.raises(ValueError, match="unknown device 'tpu0'"):
+        dev.pick_device("tpu0")

@@ -76,7 +76,7 @@ def _dataset_arguments(sub: argparse.ArgumentParser, dataset: str) -> None:
     sub.add_argument("--set", dest="subset", default="val", help="DAVIS image set (default val)")
     sub.add_argument("--sequences", type=_names, help="comma-separated sequences instead of the whole set")
     sub.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
-    add_inference_arguments(sub)
+    add_inference_arguments(sub, precision="fp32")  # the paper's tables are fp32
     sub.add_argument(
         "--random-init", action="store_true", help="seeded random weights: checks the pipeline, not accuracy"
     )

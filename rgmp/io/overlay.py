@@ -125,9 +125,7 @@ def side_by_side(frame: np.ndarray, overlaid: np.ndarray) -> np.ndarray:
     return np.concatenate([frame, overlaid], axis=1)
 
 
-def cutout(
-    frame: np.ndarray, labels: np.ndarray, background: tuple[int, int, int] = (0, 255, 0)
-) -> np.ndarray:
+def cutout(frame: np.ndarray, labels: np.ndarray, background: tuple[int, int, int] = (0, 255, 0)) -> np.ndarray:
     """Keep object pixels, paint everything else ``background`` (green screen by default).
 
     Args:
