@@ -58,9 +58,7 @@ def arrays() -> dict[str, np.ndarray]:
 
 
 def _palette_png(path: Path, labels: np.ndarray) -> None:
-    im = Image.frombytes(
-        "P", (labels.shape[1], labels.shape[0]), np.ascontiguousarray(labels, np.uint8).tobytes()
-    )
+    im = Image.frombytes("P", (labels.shape[1], labels.shape[0]), np.ascontiguousarray(labels, np.uint8).tobytes())
     palette = [0, 0, 0, 128, 0, 0, 0, 128, 0, 128, 128, 0] + [255, 255, 255] * 252
     im.putpalette(palette[: 256 * 3])
     im.save(path)
@@ -137,9 +135,7 @@ def test_exact_decay_option(tmp_path: Path, oracle: dict[str, Any], arrays: dict
 
 
 @needs_oracle
-def test_davis2016_matches_oracle(
-    tmp_path: Path, oracle: dict[str, Any], arrays: dict[str, np.ndarray]
-) -> None:
+def test_davis2016_matches_oracle(tmp_path: Path, oracle: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     section = oracle["sequences"]["main"]
     root, results = tmp_path / "DAVIS", tmp_path / "results"
     lines = []
@@ -148,9 +144,7 @@ def test_davis2016_matches_oracle(
         gt, pred = arrays[keys["gt_key"]], arrays[keys["pred_key"]]
         assert set(np.unique(gt)) <= {0, 1} and set(np.unique(pred)) <= {0, 1}
         _write_sequence(root, results, seq, gt, pred, "2016")
-        lines += [
-            f"/JPEGImages/480p/{seq}/{t:05d}.jpg /Annotations/480p/{seq}/{t:05d}.png" for t in range(len(gt))
-        ]
+        lines += [f"/JPEGImages/480p/{seq}/{t:05d}.jpg /Annotations/480p/{seq}/{t:05d}.png" for t in range(len(gt))]
     (root / "ImageSets" / "480p").mkdir(parents=True)
     (root / "ImageSets" / "480p" / "val.txt").write_text("\n".join(lines) + "\n")
 

@@ -32,9 +32,7 @@ def _shared_data() -> Path:
 
 ORACLE_DIR = _shared_data() / "davis-oracle"
 HAVE_ORACLE = (ORACLE_DIR / "oracle_cases.json").is_file() and (ORACLE_DIR / "oracle_cases.npz").is_file()
-SKIP_REASON = (
-    f"DAVIS oracle not found in {ORACLE_DIR} (shared data absent; set RGMP_SHARED_DATA to its folder)"
-)
+SKIP_REASON = f"DAVIS oracle not found in {ORACLE_DIR} (shared data absent; set RGMP_SHARED_DATA to its folder)"
 ORACLE: dict[str, Any] = json.loads((ORACLE_DIR / "oracle_cases.json").read_text()) if HAVE_ORACLE else {}
 
 
@@ -168,9 +166,7 @@ def test_sequences_global_table(group: str, arrays: dict[str, np.ndarray]) -> No
         assert _close(row[column], section["global"][column]), column
     assert names == list(section["J_M_per_object"]) == list(section["F_M_per_object"])
     for name, js, fs in zip(names, j_stats, f_stats, strict=True):
-        assert _close(js[0], section["J_M_per_object"][name]) and _close(
-            fs[0], section["F_M_per_object"][name]
-        )
+        assert _close(js[0], section["J_M_per_object"][name]) and _close(fs[0], section["F_M_per_object"][name])
 
 
 @pytest.mark.parametrize("row", _params(_rgmp_rows()))
@@ -191,9 +187,7 @@ def test_rgmp_yaml_dataset(split: str) -> None:
         return [tuple(r[f"{prefix}{k}"] for k in keys) for r in rows if r["measure"] == measure]
 
     official_keys = ("M", "R_gt0.5", "D")
-    official = global_statistics(
-        stats("J", "official_", official_keys), stats("F", "official_", official_keys)
-    )
+    official = global_statistics(stats("J", "official_", official_keys), stats("F", "official_", official_keys))
     assert _close(official["J-Mean"], section["official_dataset"]["J"])
     assert _close(official["F-Mean"], section["official_dataset"]["F"])
     assert _close(official["J&F-Mean"], section["official_JF_mean"])

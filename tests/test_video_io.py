@@ -63,9 +63,7 @@ def has_encoder(name: str) -> bool:
         return False
 
 
-def write_raw(
-    path: Path, frames: list[np.ndarray], codec: str, fps: int = 10, rotation=None, matrix=None
-) -> Path:
+def write_raw(path: Path, frames: list[np.ndarray], codec: str, fps: int = 10, rotation=None, matrix=None) -> Path:
     """Write a clip with plain PyAV (any codec/container), optionally with a display matrix."""
     with av.open(str(path), "w") as c:
         s = c.add_stream(codec, rate=fps)

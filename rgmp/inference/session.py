@@ -144,7 +144,7 @@ class Session:
         self.options = options or SessionOptions()
         memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
         self.model = model.to(self.device, memory_format=memory_format).eval()
-        """The network as given (trained by online learning); ``network`` is what runs."""
+        """The network as given (what online learning starts from); ``network`` is what runs."""
         self.network = _inference_network(self.model, self.options)
         self.scales = self.options.scales or model.config.default_scales
         self.pass_batch = self.options.pass_batch or (1 if self.device.type == "cpu" else MAX_OBJECTS + 1)

@@ -16,6 +16,8 @@ from timm.layers.norm_act import FrozenBatchNormAct2d
 from torch import nn
 from torchvision.ops import FrozenBatchNorm2d
 
+from rgmp.model.encoder import LiteEncoder, ResNetEncoder
+
 FROZEN_NORMS = (FrozenBatchNorm2d, FrozenBatchNormAct2d)
 
 
@@ -25,8 +27,6 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
     Works on an :class:`~rgmp.model.RGMP` or any module holding one; modules without a frozen norm are copied
     unchanged.
     """
-    from rgmp.model.encoder import LiteEncoder, ResNetEncoder
-
     folded = copy.deepcopy(model)
     for module in folded.modules():
         if isinstance(module, ResNetEncoder):
