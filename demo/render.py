@@ -149,7 +149,7 @@ def alpha_webm_writer(path: Path, fps: float) -> EncodedVideoWriter:
 
 def ts_segment_writer(path: Path, fps: float) -> EncodedVideoWriter:
     """RGB frames → one H.264 MPEG-TS segment, the chunk format of a streaming ``gr.Video``."""
-    options = {"preset": "veryfast", "crf": "23"}
+    options = {"preset": "superfast", "crf": "23"}
     return EncodedVideoWriter(
         path, fps, container="mpegts", codec="libx264", pix_fmt="yuv420p", options=options, channels=3
     )
@@ -169,12 +169,12 @@ class ResultWriter:
         self.options = options
         self.overlay_path = folder / f"{stem}_overlay.mp4"
         self.cutout_path = folder / f"{stem}_cutout{options.cutout_suffix}"
-        self._overlay = VideoWriter(self.overlay_path, fps, preset="veryfast")
+        self._overlay = VideoWriter(self.overlay_path, fps)
         transparent = options.cutout_background == "transparent"
         self._cutout = (
             alpha_webm_writer(self.cutout_path, fps)
             if transparent
-            else VideoWriter(self.cutout_path, fps, preset="veryfast")
+            else VideoWriter(self.cutout_path, fps)
         )
         self.frames_written = 0
 
