@@ -22,6 +22,7 @@ import numpy as np
 
 from rgmp.io.files import atomic_path
 from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
+from rgmp.io.pipeline import BackgroundWriter
 from rgmp.io.video import VideoWriter
 
 OverlayStyle = Literal["overlay", "side_by_side"]
@@ -158,6 +159,9 @@ def ts_segment_writer(path: Path, fps: float) -> EncodedVideoWriter:
 class ResultWriter:
     """Draws each frame's result into the overlay and cut-out videos (a context manager).
 
+    The overlay frame is drawn at once (it is also the live preview); encoding both videos happens in order on a
+    low-priority background thread (:class:`rgmp.io.pipeline.BackgroundWriter`), beside the network.
+
     Args:
         folder: where the files go, named ``<stem>_overlay.mp4`` and ``<stem>_cutout.mp4|.webm``.
         stem: the clip's name.
@@ -171,11 +175,8 @@ class ResultWriter:
         self.cutout_path = folder / f"{stem}_cutout{options.cutout_suffix}"
         self._overlay = VideoWriter(self.overlay_path, fps)
         transparent = options.cutout_background == "transparent"
-        self._cutout = (
-            alpha_webm_writer(self.cutout_path, fps)
-            if transparent
-            else VideoWriter(self.cutout_path, fps)
-        )
+        self._cutout = alpha_webm_writer(self.cutout_path, fps) if transparent else VideoWriter(self.cutout_path, fps)
+        self._background = BackgroundWriter()
         self.frames_written = 0
 
     def __enter__(self) -> ResultWriter:
@@ -184,6 +185,12 @@ class ResultWriter:
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        try:
+            self._background.__exit__(exc_type, exc, tb)  # the queued frames are encoded (or their error raised)
+        except BaseException:
+            self._overlay.abort()
+            self._cutout.abort()
+            raise
         if exc_type is None and self.frames_written:
             try:
                 self._overlay.close()
@@ -196,13 +203,16 @@ class ResultWriter:
     def write(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Add one frame (H, W, 3) uint8 with its labels (H, W); returns the overlay frame drawn."""
         drawn = self.options.overlay_frame(frame, labels)
+        self._background.submit(self._encode, frame, labels, drawn)
+        self.frames_written += 1
+        return drawn
+
+    def _encode(self, frame: np.ndarray, labels: np.ndarray, drawn: np.ndarray) -> None:
         self._overlay.write(drawn)
         if self.options.cutout_background == "transparent":
             self._cutout.write(cutout_rgba(frame, labels))
         else:
             self._cutout.write(cutout(frame, labels))
-        self.frames_written += 1
-        return drawn
 
 
 class StreamSegments:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -66,3 +68,14 @@ def test_background_writer_reports_a_failed_job():
         writer.submit(fail)
         time.sleep(0.1)
         writer.submit(lambda: None)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
+def test_background_writer_yields_the_cpu_to_the_network():
+    def priority() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    before, seen = priority(), []
+    with BackgroundWriter() as writer:
+        writer.submit(lambda: seen.append(priority()))
+    assert seen == [19] and priority() == before  # the caller keeps its own priority
