@@ -340,24 +340,10 @@ def run_bench(args: argparse.Namespace) -> None:
 def _run_levers(args: argparse.Namespace, axes: Any, models: dict) -> list[dict[str, Any]]:
     """``bench --levers``: the lever table for the chosen models on the first device and size."""
     from rgmp.bench.levers import lever_table, run_levers
-    from rgmp.config import PRESETS
-    from rgmp.model import build_model
 
-    for name in axes.models:
-        if name not in models:
-            if name not in PRESETS:
-                raise BenchmarkError(f"unknown model {name!r}; choose among {', '.join(PRESETS)} or give --weights")
-            torch.manual_seed(0)
-            models[name] = (build_model(PRESETS[name]).eval(), "random-init")
-    device = axes.devices[0]
-    if torch.device(device).type == "cuda" and not torch.cuda.is_available():
-        raise BenchmarkError(f"device {device!r} requested but CUDA is not available on this machine")
-    if (args.warmup is not None and args.warmup < 1) or (args.repeats is not None and args.repeats < 1):
-        raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {args.warmup} and {args.repeats}")
-    chosen = {name: models[name] for name in axes.models}
-    records = run_levers(chosen, device, axes.sizes[0], warmup=args.warmup or 1, repeats=args.repeats or 3,
+    device, (height, width) = axes.devices[0], axes.sizes[0]
+    records = run_levers(axes.models, models, device, (height, width), warmup=args.warmup, repeats=args.repeats,
                          progress=args.progress)  # fmt: skip
-    height, width = axes.sizes[0]
     print(f"levers on {device} at {height}x{width}, one object, one scale; torch threads {torch.get_num_threads()}; "
           "×R50 fp32 = ours / a torchvision ResNet-50 fp32 forward timed beside each row")  # fmt: skip
     print()

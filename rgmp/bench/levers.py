@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from tqdm import tqdm
 
-from rgmp.bench.speed import RECORD_KEYS, BenchCase, Yardstick, measure, synthetic_clip
+from rgmp.bench.speed import RECORD_KEYS, BenchCase, Yardstick, check_cases, measure, model_for, synthetic_clip
 from rgmp.bench.tables import markdown_table
 from rgmp.model import RGMP
 
@@ -63,36 +63,41 @@ def levers_for(model: RGMP) -> list[Lever]:
 
 
 def run_levers(
+    names: Sequence[str],
     models: dict[str, tuple[RGMP, str]],
     device: str,
     size: tuple[int, int],
     *,
-    warmup: int = 1,
-    repeats: int = 3,
+    warmup: int | None = None,
+    repeats: int | None = None,
     released: bool = True,
     progress: bool = True,
 ) -> list[dict[str, Any]]:
     """Measure every lever of every model; returns records (:data:`RECORD_KEYS` plus ``lever``).
 
     Args:
-        models: name → (network, weights description).
+        names: the models to measure, in order.
+        models: name → (network, weights description); names absent here are built with seeded random weights.
         device: torch device string.
         size: (height, width) of the frames.
-        warmup, repeats: untimed and timed target frames per row.
+        warmup, repeats: untimed and timed target frames per row (None = 1 and 3).
         released: also time the authors' inference before the paper model's rows.
         progress: show a progress bar over the rows.
     """
+    base = [BenchCase(name, (1.0,), 1, "fp32", device, *size) for name in names]
+    check_cases(base, models, warmup, repeats)
+    warmup, repeats = warmup or 1, repeats or 3
     low = "fp16" if torch.device(device).type == "cuda" else "bf16"
-    rows: list[tuple[str, Lever | None]] = []
-    for name, (model, _) in models.items():
-        if released and name == "paper" and torch.device(device).type == "cpu":
-            rows.append((name, None))
-        rows += [(name, lever) for lever in levers_for(model)]
+    rows: list[tuple[BenchCase, Lever | None]] = []
+    for case in base:
+        model, _ = model_for(case.model, models)
+        if released and case.model == "paper" and torch.device(device).type == "cpu":
+            rows.append((case, None))
+        rows += [(case, lever) for lever in levers_for(model)]
     records = []
     threads = torch.get_num_threads()
-    for name, lever in tqdm(rows, desc="levers", unit="row", disable=not progress):
-        model, weights = models[name]
-        case = BenchCase(name, (1.0,), 1, "fp32", device, *size)
+    for case, lever in tqdm(rows, desc="levers", unit="row", disable=not progress):
+        model, weights = models[case.model]
         if lever is None:
             records.append(measure_released(case, warmup=warmup, repeats=max(2, repeats)))
             continue

@@ -408,6 +408,30 @@ def measure(
     }
 
 
+def check_cases(
+    cases: Iterable[BenchCase], models: dict[str, tuple[RGMP, str]], warmup: int | None, repeats: int | None
+) -> None:
+    """Refuse, before anything is measured, frame counts below 1, unknown precisions and models, and CUDA on a
+    machine without it (one-line :class:`BenchmarkError`)."""
+    if (warmup is not None and warmup < 1) or (repeats is not None and repeats < 1):
+        raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {warmup} and {repeats}")
+    for case in cases:
+        if case.dtype not in DTYPES:
+            raise BenchmarkError(f"unknown precision {case.dtype!r}; choose among {', '.join(DTYPES)}")
+        if case.model not in models and case.model not in PRESETS:
+            raise BenchmarkError(f"unknown model {case.model!r}; choose among {', '.join(PRESETS)} or give --weights")
+        if torch.device(case.device).type == "cuda" and not torch.cuda.is_available():
+            raise BenchmarkError(f"device {case.device!r} requested but CUDA is not available on this machine")
+
+
+def model_for(name: str, models: dict[str, tuple[RGMP, str]]) -> tuple[RGMP, str]:
+    """``models[name]``, first built with seeded random weights from :data:`rgmp.config.PRESETS` if absent."""
+    if name not in models:
+        torch.manual_seed(0)
+        models[name] = (build_model(PRESETS[name]).eval(), "random-init")
+    return models[name]
+
+
 def run_cases(
     cases: Sequence[BenchCase],
     models: dict[str, tuple[RGMP, str]],
@@ -428,22 +452,11 @@ def run_cases(
         options: :class:`SessionOptions` fields for every case (e.g. ``{"merge": "soft-product"}``).
         progress: show a progress bar over the cases.
     """
-    if (warmup is not None and warmup < 1) or (repeats is not None and repeats < 1):
-        raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {warmup} and {repeats}")
-    for case in cases:
-        if case.dtype not in DTYPES:
-            raise BenchmarkError(f"unknown precision {case.dtype!r}; choose among {', '.join(DTYPES)}")
-        if case.model not in models and case.model not in PRESETS:
-            raise BenchmarkError(f"unknown model {case.model!r}; choose among {', '.join(PRESETS)} or give --weights")
-        if torch.device(case.device).type == "cuda" and not torch.cuda.is_available():
-            raise BenchmarkError(f"device {case.device!r} requested but CUDA is not available on this machine")
+    check_cases(cases, models, warmup, repeats)
     peaks: dict[tuple[str, str], float] = {}
     records = []
     for case in tqdm(cases, desc="bench", unit="case", disable=not progress):
-        if case.model not in models:
-            torch.manual_seed(0)
-            models[case.model] = (build_model(PRESETS[case.model]).eval(), "random-init")
-        model, weights = models[case.model]
+        model, weights = model_for(case.model, models)
         key = (case.device, case.dtype)
         if key not in peaks:
             peaks[key] = peak_gflops(torch.device(case.device), parse_dtype(case.dtype) or torch.float32)
