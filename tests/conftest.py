@@ -18,6 +18,16 @@ CLIPS = SHARED_DATA / "clips"
 KEYS_TSV = SHARED_DATA / "official-rgmp" / "keys.tsv"
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """One intra-op thread for a test module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): on a
+    shared 2-core CPU, OpenMP spinning makes tiny inputs 30× slower."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 def require(path: Path) -> Path:
     """Skip the calling test, with the reason, when a shared data file is absent."""
     if not path.exists():

@@ -31,13 +31,7 @@ SIZE = 96
 """Processing size of the tests: tiny, so that a random lite network runs in milliseconds per frame."""
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """One intra-op thread: on a shared 2-core CPU, OpenMP spinning makes tiny inputs 30× slower."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_callbacks(tmp_path: Path, loader=None, **limits) -> DemoCallbacks:

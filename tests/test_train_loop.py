@@ -34,13 +34,7 @@ def davis(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_davis(tmp_path_factory.mktemp("davis") / "DAVIS", "2016", frames=8)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors run fastest on one thread, and the CPU is shared."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_config(davis: Path, out: Path, stage: str = "pretrain", **overrides) -> TrainConfig:

@@ -17,13 +17,7 @@ from train.loop import TrainError, train
 from train.memory import add_memory, recursions
 from train.recurrence import Unrolled
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_a_fresh_memory_changes_nothing() -> None:

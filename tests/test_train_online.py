@@ -13,13 +13,7 @@ from train.online import online_finetune
 from train.recurrence import Unrolled, clip_loss
 from train.samples import ArrayEntry, PairGenerator, PairOptions
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def pair_loss(model, frame: np.ndarray, mask: np.ndarray) -> float:
