@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 from PIL import Image
 
 from rgmp.evaluation import (
@@ -25,12 +25,7 @@ from rgmp.evaluation import (
 TOL = 1e-9
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("RGMP_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-DATA = _shared_data()
+DATA = SHARED_DATA
 ORACLE_DIR = DATA / "davis-oracle"
 HAVE_ORACLE = (ORACLE_DIR / "oracle_cases.json").is_file() and (ORACLE_DIR / "oracle_cases.npz").is_file()
 needs_oracle = pytest.mark.skipif(

@@ -2,26 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import CLIPS, require
 from PIL import Image
 
 from rgmp.io.masks import DAVIS_PALETTE, MaskError, object_ids, palette_array, read_mask, write_mask
 
 
-def shared_data() -> Path:
-    env = os.environ.get("RGMP_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
 def annotation(seq: str, name: str = "00000.png") -> Path:
-    path = shared_data() / "clips" / "Annotations" / "480p" / seq / name
-    if not path.is_file():
-        pytest.skip(f"shared test data not found: {path} (set RGMP_SHARED_DATA)")
-    return path
+    return require(CLIPS / "Annotations" / "480p" / seq / name)
 
 
 def davis2017_color_map() -> np.ndarray:

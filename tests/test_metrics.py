@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from conftest import SHARED_DATA
 from scipy import ndimage
 
 from rgmp import metrics
@@ -25,12 +24,7 @@ from rgmp.metrics import (
 TOL = 1e-9
 
 
-def _shared_data() -> Path:
-    env = os.environ.get("RGMP_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-ORACLE_DIR = _shared_data() / "davis-oracle"
+ORACLE_DIR = SHARED_DATA / "davis-oracle"
 HAVE_ORACLE = (ORACLE_DIR / "oracle_cases.json").is_file() and (ORACLE_DIR / "oracle_cases.npz").is_file()
 SKIP_REASON = f"DAVIS oracle not found in {ORACLE_DIR} (shared data absent; set RGMP_SHARED_DATA to its folder)"
 ORACLE: dict[str, Any] = json.loads((ORACLE_DIR / "oracle_cases.json").read_text()) if HAVE_ORACLE else {}

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from conftest import CLIPS, require
 from PIL import Image
 
 from rgmp.io.video import (
@@ -25,11 +25,6 @@ from rgmp.io.video import (
 H, W, N = 48, 64, 7
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
 RED = np.array([255, 0, 0])
-
-
-def shared_data() -> Path:
-    env = os.environ.get("RGMP_SHARED_DATA")
-    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 def squares(n: int = N, h: int = H, w: int = W) -> list[np.ndarray]:
@@ -405,9 +400,7 @@ def test_frame_folder_errors(tmp_path: Path) -> None:
 
 
 def test_frame_folder_real_davis_clip() -> None:
-    folder = shared_data() / "clips" / "JPEGImages" / "480p" / "bike"
-    if not folder.is_dir():
-        pytest.skip(f"shared test data not found at {folder} (set RGMP_SHARED_DATA)")
+    folder = require(CLIPS / "JPEGImages" / "480p" / "bike")
     items = list(iter_frame_folder(folder))
     assert [s for s, _ in items] == ["00000", "00001", "00002", "00003"]
     assert all(f.shape == (480, 854, 3) and f.dtype == np.uint8 for _, f in items)
