@@ -10,8 +10,9 @@ import pytest
 import torch
 from PIL import Image
 
-from rgmp.config import ModelConfig
+from rgmp.config import LITE, ModelConfig
 from rgmp.model import RGMP, build_model
+from rgmp.weights import save_checkpoint
 
 SHARED_DATA = Path(os.environ.get("RGMP_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CLIPS = SHARED_DATA / "clips"
@@ -26,6 +27,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(previous)
+
+
+TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
+"""The light model with a 16-channel decoder: a real network that runs tiny clips in milliseconds."""
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A checkpoint of the seeded :data:`TINY` model, in this project's format."""
+    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
+    save_checkpoint(path, seeded_model(TINY), {"purpose": "tests"})
+    return path
 
 
 def require(path: Path) -> Path:

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from conftest import SHARED_DATA, require, seeded_model
+from conftest import SHARED_DATA, TINY, require, seeded_model
 from PIL import Image
 
 from rgmp.bench import BenchmarkError
@@ -25,12 +25,10 @@ from rgmp.bench.datasets import num_objects, read_dataset, read_labels, read_obj
 from rgmp.bench.paper import TABLE1_DAVIS2016
 from rgmp.bench.records import RunSettings, RunSummary
 from rgmp.bench.tables import report, table1, table3, table4, table5
-from rgmp.config import LITE, ModelConfig
 from rgmp.inference import FrameResult
 from rgmp.io.masks import DAVIS_PALETTE
 from rgmp.weights import save_checkpoint
 
-TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
 H, W = 48, 64
 
 
@@ -130,13 +128,6 @@ def j_copy(t):
 @pytest.fixture
 def copy_session(monkeypatch):
     monkeypatch.setattr("rgmp.bench.commands.make_session", lambda model, device, settings: CopyFirstMask())
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_checkpoint(path, seeded_model(TINY), {"purpose": "benchmark tests"})
-    return path
 
 
 @pytest.fixture(scope="module")

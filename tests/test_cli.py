@@ -10,24 +10,13 @@ import av
 import numpy as np
 import pytest
 import torch
-from conftest import CLIPS, require, seeded_model
+from conftest import CLIPS, require
 from PIL import Image
 
 from rgmp.cli import build_parser, main
-from rgmp.config import LITE, ModelConfig
 from rgmp.io.masks import DAVIS_PALETTE, write_mask
 from rgmp.io.video import VideoWriter, probe_video
 from rgmp.options import parse_scales
-from rgmp.weights import save_checkpoint
-
-TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory):
-    path = tmp_path_factory.mktemp("weights") / "tiny.pt"
-    save_checkpoint(path, seeded_model(TINY), {"purpose": "tests"})
-    return path
 
 
 @pytest.fixture(scope="module")

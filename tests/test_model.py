@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import TINY, seeded_model
 
-from rgmp.config import LITE, PAPER, ModelConfig
+from rgmp.config import LITE, PAPER
 from rgmp.model import build_model
 from rgmp.model.fold import FROZEN_NORMS, fold_batchnorm
 from rgmp.weights import WeightsError, lite0_imagenet_key, load_lite0_imagenet, load_model, save_checkpoint
-
-SMALL_LITE = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
 
 
 @pytest.mark.parametrize(
@@ -44,7 +43,7 @@ def test_forward_shapes_and_frame_broadcast(config):
 
 def test_mask_changes_the_output():
     torch.manual_seed(0)
-    model = build_model(SMALL_LITE).eval()
+    model = build_model(TINY).eval()
     frame = torch.rand(1, 3, 64, 64)
     zeros, ones = torch.zeros(1, 1, 64, 64), torch.ones(1, 1, 64, 64)
     with torch.no_grad():
@@ -54,7 +53,7 @@ def test_mask_changes_the_output():
 
 def test_gradients_reach_mask_conv_but_not_frozen_batchnorm():
     torch.manual_seed(0)
-    model = build_model(SMALL_LITE).train()
+    model = build_model(TINY).train()
     frame, mask = torch.rand(2, 3, 64, 64), torch.rand(2, 1, 64, 64)
     logits = model(frame, mask, model.encode_reference(frame, mask))
     logits.logsumexp(1).mean().backward()
@@ -65,9 +64,7 @@ def test_gradients_reach_mask_conv_but_not_frozen_batchnorm():
 
 @pytest.mark.parametrize("config", [PAPER, LITE], ids=["paper", "lite"])
 def test_folded_batchnorm_computes_the_same_function(config):
-    from conftest import seeded_model  # frozen BatchNorm statistics that are not the identity
-
-    model = seeded_model(config)
+    model = seeded_model(config)  # frozen BatchNorm statistics that are not the identity
     original = {k: v.clone() for k, v in model.state_dict().items()}
     folded = fold_batchnorm(model)
     assert not any(isinstance(m, FROZEN_NORMS) for m in folded.modules())
@@ -91,11 +88,11 @@ def test_paper_parameter_count_matches_release():
 
 def test_checkpoint_round_trip_fp16_and_metadata(tmp_path):
     torch.manual_seed(0)
-    model = build_model(SMALL_LITE)
+    model = build_model(TINY)
     save_checkpoint(tmp_path / "m.pt", model, {"steps": 12, "data": ["a", "b"]}, half=True)
     assert not list(tmp_path.glob("*.tmp"))
     loaded, metadata = load_model(tmp_path / "m.pt")
-    assert loaded.config == SMALL_LITE and metadata == {"steps": 12, "data": ["a", "b"]}
+    assert loaded.config == TINY and metadata == {"steps": 12, "data": ["a", "b"]}
     for key, value in model.state_dict().items():
         torch.testing.assert_close(loaded.state_dict()[key], value, rtol=1e-3, atol=1e-3)
     with pytest.raises(WeightsError, match="not 'paper'"):

@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import seeded_model
+from conftest import TINY, seeded_model
 
-from rgmp.config import LITE, ModelConfig
+from rgmp.config import ModelConfig
 from rgmp.inference import Session, SessionError, SessionOptions
-
-TINY = ModelConfig(**{**LITE.__dict__, "decoder_width": 16})
 
 
 @pytest.fixture(scope="module")
