@@ -104,7 +104,7 @@ def run_segment(args: argparse.Namespace) -> None:
     from rgmp.inference.session import object_ids_of
     from rgmp.io.masks import read_mask, write_mask
     from rgmp.io.overlay import overlay
-    from rgmp.io.pipeline import BackgroundWriter, prefetch
+    from rgmp.io.pipeline import BackgroundWriter, prefetch, writer_threads
     from rgmp.io.video import VideoWriter
 
     if args.mask_frame < 0:
@@ -152,21 +152,26 @@ def run_segment(args: argparse.Namespace) -> None:
     try:
         with ExitStack() as stack:
             video = stack.enter_context(VideoWriter(args.overlay, fps)) if args.overlay else None
-            background = stack.enter_context(BackgroundWriter())
+            # Files, overlay drawings and their colour conversion in any order; the video's frames in order, on a
+            # thread of their own.
+            files = stack.enter_context(BackgroundWriter(workers=writer_threads()))
+            encoder = stack.enter_context(BackgroundWriter()) if video else None
             bar = stack.enter_context(
                 tqdm(total=None if total is None else total - args.mask_frame, unit="frame", desc="segment")
             )
 
-            def save(name: str, result: FrameResult, frame: np.ndarray) -> None:
+            def save(name: str, result: FrameResult) -> None:
                 write_mask(staging / f"{name}.png", result.labels)
                 if args.save_probs:
                     np.save(staging / f"{name}.npy", result.probs.astype(np.float16))
-                if video is not None:
-                    video.write(overlay(frame, result.labels))
 
             for result in session.propagate(remember(prefetch(frames)), mask, start=args.mask_frame):
                 name = names[result.index] if names else f"{result.index:05d}"
-                background.submit(save, name, result, current["frame"])
+                files.submit(save, name, result)
+                if video is not None:
+                    drawn = files.submit(lambda f, labels: video.prepare(overlay(f, labels)), current["frame"],
+                                         result.labels)  # fmt: skip
+                    encoder.submit(lambda drawn: video.write(drawn.result()), drawn)
                 bar.update()
         _publish(staging, args.out)
     finally:

@@ -126,7 +126,9 @@ def test_bench_prints_the_table_and_writes_the_json(tmp_path, capsys):
             )
         )
         assert list(record["parts_ms"]) == [*PARTS, "rest"] and list(record["parts_gflop"]) == list(PARTS)
-        assert sum(record["parts_ms"].values()) == pytest.approx(np.mean(record["ms_samples"]), rel=1e-6)
+        # the parts come from as many eager frames after the timed ones: on a CPU about as long as those
+        assert min(record["parts_ms"].values()) >= 0 and record["parts_ms"]["encoder"] > 0
+        assert sum(record["parts_ms"].values()) == pytest.approx(np.mean(record["ms_samples"]), rel=0.5)
         assert sum(record["parts_gflop"].values()) == pytest.approx(record["gflop_per_frame"], rel=1e-6)
     assert [r["objects"] for r in records] == [1, 2]
     assert records[1]["gflop_per_frame"] > 2.5 * records[0]["gflop_per_frame"]  # 3 passes with the background
@@ -167,6 +169,17 @@ def test_cuda_asked_without_cuda_is_refused(monkeypatch):
 
 def test_parse_size():
     assert parse_size("480p") == (480, 854) and parse_size("720p") == (720, 1280) and parse_size("96x128") == (96, 128)
+
+
+def test_cuda_levers_add_cuda_graphs_last_and_only_there():
+    from rgmp.bench.levers import levers_for
+    from rgmp.model import build_model
+
+    model = build_model(LITE)
+    cpu, cuda = levers_for(model, "cpu"), levers_for(model, "cuda")
+    assert [lever.name for lever in cuda][-1] == "+ CUDA graphs" and cuda[-1].low_precision
+    assert all(lever.options.get("cuda_graphs") is False for lever in cuda[:-1])  # the steps before stay eager
+    assert "+ CUDA graphs" not in [lever.name for lever in cpu] and cpu[-1].threads == 1
 
 
 def test_levers_time_each_step_and_the_authors_inference(tmp_path, capsys):

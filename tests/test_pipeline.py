@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from rgmp.io.pipeline import BackgroundWriter, prefetch
+from rgmp.io.pipeline import BackgroundWriter, prefetch, writer_threads
 
 
 def test_prefetch_keeps_order_and_runs_ahead_boundedly():
@@ -58,6 +58,19 @@ def test_background_writer_runs_jobs_in_order_off_thread():
             writer.submit(job, i)
     assert seen == list(range(10))
     assert all(name.startswith("rgmp-writer") for name in threads)
+
+
+def test_background_writer_with_workers_runs_jobs_side_by_side_and_hands_back_results():
+    both_running = threading.Barrier(2, timeout=5)  # broken (an error) unless two jobs run at the same time
+
+    def job(i):
+        both_running.wait()
+        return i * i
+
+    with BackgroundWriter(workers=2) as writer:
+        futures = [writer.submit(job, i) for i in range(4)]
+    assert [f.result() for f in futures] == [0, 1, 4, 9]
+    assert 1 <= writer_threads() <= 4
 
 
 def test_background_writer_reports_a_failed_job():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -136,6 +138,20 @@ def test_passes_one_at_a_time_equal_one_batch(memory):
         np.testing.assert_allclose(all_, one, atol=1e-5)
     with pytest.raises(SessionError, match="pass_batch"):
         SessionOptions(pass_batch=0)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+@pytest.mark.parametrize("dtype", [None, torch.bfloat16], ids=["fp32", "bf16"])
+def test_cuda_graphs_replay_what_the_eager_passes_compute(model, dtype):
+    frames, mask = clip(6)  # two objects and the background pass
+    options = SessionOptions(scales=(0.5, 1.0), dtype=dtype, pass_batch=2)  # two chunks per scale: four graphs
+    graphed = Session(model, "cuda", options)
+    eager = Session(model, "cuda", dataclasses.replace(options, cuda_graphs=False))
+    assert graphed.uses_graphs and not eager.uses_graphs
+    for a, b in zip(graphed.propagate(frames, mask), eager.propagate(frames, mask), strict=True):
+        np.testing.assert_allclose(a.probs, b.probs, atol=1e-3 if dtype else 1e-5)
+        assert (a.labels == b.labels).mean() > 0.99
+    assert not Session(model, "cpu").uses_graphs
 
 
 def test_bad_input_is_reported(model):

@@ -326,7 +326,7 @@ def run_bench(args: argparse.Namespace) -> None:
         print(speed_notes(records))
         print()
         print(speed_table(records))
-        print("\nwhere the time goes: ms per frame (share of the frame's time / share of its FLOP)\n")
+        print("\nwhere the time goes: ms per frame, eager (share of the frame's time / share of its FLOP)\n")
         print(breakdown_table(records))
     if args.json is not None:
         text = json.dumps([_json_safe(r) for r in records], indent=2) + "\n"

@@ -1,11 +1,12 @@
 """Speed levers: what each inference optimisation gains, measured one step at a time in one run.
 
 For each model, the session is timed at 480p, one object, one scale, first with every optimisation off, then with
-one more lever turned on at each step (channels-last, folded BatchNorm, bf16/fp16 autocast), then with one-off
-variations of the fastest setting (one thread; for the paper model, padding only to the stride). For the paper
-model the authors' inference (:mod:`rgmp.bench.released`: fp32, contiguous, Python loops, OpenCV resizing) is
-timed first, so "half the authors' time" is checked in the same run. Every row is also a ratio to the fp32
-ResNet-50 yardstick (one yardstick precision for all rows, so that bf16's gain is not divided out).
+one more lever turned on at each step (channels-last, folded BatchNorm, bf16 autocast, and on a GPU CUDA graphs),
+then with one-off variations of the fastest setting (on a CPU one thread; for the paper model, padding only to the
+stride). On a CPU the authors' inference (:mod:`rgmp.bench.released`: fp32, contiguous, Python loops, OpenCV
+resizing) is timed before the paper model's rows, so "half the authors' time" is checked in the same run. Every row
+is also a ratio to the fp32 ResNet-50 yardstick (one yardstick precision for all rows, so that bf16's gain is not
+divided out).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Lever:
     Attributes:
         name: what this row adds or changes.
         options: :class:`~rgmp.inference.SessionOptions` fields.
-        low_precision: run under the device's low-precision autocast (bf16 on CPU, fp16 on CUDA).
+        low_precision: run under low-precision autocast (bf16; fp16 on GPUs without bf16).
         threads: torch CPU threads for this row (None = the run's).
         config: :class:`~rgmp.config.ModelConfig` fields changed for this row (e.g. the padding mode).
     """
@@ -46,16 +47,22 @@ class Lever:
     config: dict[str, Any] = field(default_factory=dict)
 
 
-def levers_for(model: RGMP) -> list[Lever]:
-    """The cumulative steps, then the one-off variations of the last step."""
-    fastest = Lever("+ bf16/fp16 autocast", low_precision=True)
+def levers_for(model: RGMP, device: str) -> list[Lever]:
+    """The cumulative steps (CUDA graphs on CUDA only), then the one-off variations of the last step."""
+    cuda = torch.device(device).type == "cuda"
+    eager = {"cuda_graphs": False}  # the steps before CUDA graphs
+    baseline = {"channels_last": False, "fold_batchnorm": False, **eager}
     steps = [
-        Lever("baseline: fp32, contiguous, BatchNorm as layers", {"channels_last": False, "fold_batchnorm": False}),
-        Lever("+ channels-last", {"fold_batchnorm": False}),
-        Lever("+ BatchNorm folded into the convolutions"),
-        fastest,
-        dataclasses.replace(fastest, name="fastest, on 1 thread", threads=1),
+        Lever("baseline: fp32, contiguous, BatchNorm as layers", baseline),
+        Lever("+ channels-last", {"fold_batchnorm": False, **eager}),
+        Lever("+ BatchNorm folded into the convolutions", eager),
+        Lever("+ bf16/fp16 autocast", eager, low_precision=True),
     ]
+    if cuda:
+        steps.append(Lever("+ CUDA graphs", low_precision=True))
+    fastest = steps[-1]
+    if not cuda:
+        steps.append(dataclasses.replace(fastest, name="fastest, on 1 thread", threads=1))
     if model.config.pad_mode == "released":
         steps.append(dataclasses.replace(fastest, name="fastest, padding only to the stride (not as released)",
                                          config={"pad_mode": "minimal"}))  # fmt: skip
@@ -87,13 +94,13 @@ def run_levers(
     base = [BenchCase(name, (1.0,), 1, "fp32", device, *size) for name in names]
     check_cases(base, models, warmup, repeats)
     warmup, repeats = warmup or 1, repeats or 3
-    low = "fp16" if torch.device(device).type == "cuda" else "bf16"
+    low = "fp16" if torch.device(device).type == "cuda" and not torch.cuda.is_bf16_supported() else "bf16"
     rows: list[tuple[BenchCase, Lever | None]] = []
     for case in base:
         model, _ = model_for(case.model, models)
         if released and case.model == "paper" and torch.device(device).type == "cpu":
             rows.append((case, None))
-        rows += [(case, lever) for lever in levers_for(model)]
+        rows += [(case, lever) for lever in levers_for(model, device)]
     records = []
     threads = torch.get_num_threads()
     for case, lever in tqdm(rows, desc="levers", unit="row", disable=not progress):

@@ -1,4 +1,4 @@
-"""Overlapping I/O with inference: a read-ahead thread for frames and an ordered background writer.
+"""Overlapping I/O with inference: a read-ahead thread for frames and background writers.
 
 Decoding (PyAV, Pillow) and encoding (PNG, H.264) release the GIL, so running them beside the network keeps
 the end-to-end frame rate close to the model-only one. Both bound how far they run ahead, so memory stays flat.
@@ -71,24 +71,34 @@ def lower_thread_priority() -> None:
         pass
 
 
-class BackgroundWriter:
-    """Runs write jobs in order on one background thread at the lowest CPU priority, at most ``depth`` jobs
-    behind (the producer waits beyond that, which also keeps a starved writer from falling further behind).
+def writer_threads() -> int:
+    """Background threads for work that may run in any order (PNG files, drawing overlays): one on small machines,
+    where the network needs every core, up to four on machines of 16 cores or more, where a GPU outruns one."""
+    return max(1, min(4, (os.cpu_count() or 1) // 4))
 
-    Use as a context manager; an exception in a job is re-raised by the next :meth:`submit` or on exit.
+
+class BackgroundWriter:
+    """Runs write jobs on background threads at the lowest CPU priority, at most ``depth`` jobs behind (the
+    producer waits beyond that, which also keeps a starved writer from falling further behind).
+
+    With one worker (the default) the jobs run in the order they were submitted; with more they may finish in any
+    order. Use as a context manager; an exception in a job is re-raised by the next :meth:`submit` or on exit.
     """
 
-    def __init__(self, depth: int = 8) -> None:
+    def __init__(self, depth: int = 8, workers: int = 1) -> None:
         self._executor = ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="rgmp-writer", initializer=lower_thread_priority
+            max_workers=workers, thread_name_prefix="rgmp-writer", initializer=lower_thread_priority
         )
-        self._pending: deque[Future[None]] = deque()
+        self._pending: deque[Future[Any]] = deque()
         self._depth = depth
 
-    def submit(self, job: Callable[..., None], *args: Any) -> None:
+    def submit(self, job: Callable[..., T], *args: Any) -> Future[T]:
+        """Queue ``job(*args)``; returns its future."""
         while self._pending and (self._pending[0].done() or len(self._pending) >= self._depth):
             self._pending.popleft().result()
-        self._pending.append(self._executor.submit(job, *args))
+        future = self._executor.submit(job, *args)
+        self._pending.append(future)
+        return future
 
     def __enter__(self) -> BackgroundWriter:
         return self
