@@ -23,6 +23,7 @@ from PIL import Image
 from demo.render import RenderOptions, ResultWriter, zip_masks
 from rgmp.inference import Session, SessionError
 from rgmp.io.masks import read_mask, write_mask
+from rgmp.io.pipeline import prefetch
 from rgmp.io.video import iter_video
 
 
@@ -139,7 +140,8 @@ def segment_clip(
 
     stem = video.stem
     last = start - 1
-    with ResultWriter(out_dir, stem, fps, options) as writer, closing(iter_video(video, max_frames)) as frames:
+    frames = prefetch(iter_video(video, max_frames))  # decoded ahead, in a thread
+    with ResultWriter(out_dir, stem, fps, options) as writer, closing(frames):
         for index in range(start):
             frame = next(frames, None)
             if frame is None:
@@ -150,8 +152,7 @@ def segment_clip(
         with closing(session.propagate(seen.tee(frames), labels)) as results:
             for result in results:
                 last = start + result.index
-                write_mask(masks_dir / f"{last:05d}.png", result.labels)
-                drawn = writer.write(seen.frame, result.labels)
+                drawn = writer.write(seen.frame, result.labels, masks_dir / f"{last:05d}.png")
                 done += 1
                 yield progress(last, drawn, False)
                 if stop.is_set():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import zipfile
+from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -21,8 +22,9 @@ import av
 import numpy as np
 
 from rgmp.io.files import atomic_path
+from rgmp.io.masks import write_mask
 from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
-from rgmp.io.pipeline import BackgroundWriter
+from rgmp.io.pipeline import BackgroundWriter, writer_threads
 from rgmp.io.video import VideoWriter
 
 OverlayStyle = Literal["overlay", "side_by_side"]
@@ -157,10 +159,12 @@ def ts_segment_writer(path: Path, fps: float) -> EncodedVideoWriter:
 
 
 class ResultWriter:
-    """Draws each frame's result into the overlay and cut-out videos (a context manager).
+    """Draws each frame's result into the overlay and cut-out videos, and writes its mask (a context manager).
 
-    The overlay frame is drawn at once (it is also the live preview); encoding both videos happens in order on a
-    low-priority background thread (:class:`rgmp.io.pipeline.BackgroundWriter`), beside the network.
+    The overlay frame is drawn at once (it is also the live preview). The rest runs on low-priority background
+    threads beside the network (:class:`rgmp.io.pipeline.BackgroundWriter`): mask PNGs, cut-outs and colour
+    conversions on a pool (:func:`rgmp.io.pipeline.writer_threads`), and each video's encoding, in order, on a
+    thread of its own. Everything is written when the ``with`` block ends.
 
     Args:
         folder: where the files go, named ``<stem>_overlay.mp4`` and ``<stem>_cutout.mp4|.webm``.
@@ -176,7 +180,12 @@ class ResultWriter:
         self._overlay = VideoWriter(self.overlay_path, fps)
         transparent = options.cutout_background == "transparent"
         self._cutout = alpha_webm_writer(self.cutout_path, fps) if transparent else VideoWriter(self.cutout_path, fps)
-        self._background = BackgroundWriter()
+        # Entered in this order, left in the reverse: the encoders finish their queues (which wait on the pool's
+        # work) before the pool stops.
+        self._jobs = ExitStack()
+        self._pool = self._jobs.enter_context(BackgroundWriter(workers=writer_threads()))
+        self._overlay_encoder = self._jobs.enter_context(BackgroundWriter())
+        self._cutout_encoder = self._jobs.enter_context(BackgroundWriter())
         self.frames_written = 0
 
     def __enter__(self) -> ResultWriter:
@@ -186,7 +195,7 @@ class ResultWriter:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         try:
-            self._background.__exit__(exc_type, exc, tb)  # the queued frames are encoded (or their error raised)
+            self._jobs.__exit__(exc_type, exc, tb)  # the queued work is done (or its error raised)
         except BaseException:
             self._overlay.abort()
             self._cutout.abort()
@@ -200,19 +209,23 @@ class ResultWriter:
             self._overlay.abort()
             self._cutout.abort()
 
-    def write(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray:
-        """Add one frame (H, W, 3) uint8 with its labels (H, W); returns the overlay frame drawn."""
+    def write(self, frame: np.ndarray, labels: np.ndarray, mask_path: Path | None = None) -> np.ndarray:
+        """Add one frame (H, W, 3) uint8 with its labels (H, W), and write the labels as a palette PNG at
+        ``mask_path`` if given; returns the overlay frame drawn."""
         drawn = self.options.overlay_frame(frame, labels)
-        self._background.submit(self._encode, frame, labels, drawn)
+        if mask_path is not None:
+            self._pool.submit(write_mask, mask_path, labels)
+        overlay_frame = self._pool.submit(VideoWriter.prepare, drawn)
+        cutout_frame = self._pool.submit(self._cut_out, frame, labels)
+        self._overlay_encoder.submit(lambda ready: self._overlay.write(ready.result()), overlay_frame)
+        self._cutout_encoder.submit(lambda ready: self._cutout.write(ready.result()), cutout_frame)
         self.frames_written += 1
         return drawn
 
-    def _encode(self, frame: np.ndarray, labels: np.ndarray, drawn: np.ndarray) -> None:
-        self._overlay.write(drawn)
+    def _cut_out(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray | av.VideoFrame:
         if self.options.cutout_background == "transparent":
-            self._cutout.write(cutout_rgba(frame, labels))
-        else:
-            self._cutout.write(cutout(frame, labels))
+            return cutout_rgba(frame, labels)
+        return VideoWriter.prepare(cutout(frame, labels))
 
 
 class StreamSegments:

@@ -38,11 +38,28 @@ def test_prefetch_reraises_at_the_same_position():
         next(stream)
 
 
-def test_prefetch_stops_its_thread_when_closed():
-    stream = prefetch(iter(range(10**9)), depth=2)
+def test_prefetch_stops_its_thread_and_closes_the_source_when_closed():
+    closed = threading.Event()
+
+    def source():
+        try:
+            yield from range(10**9)
+        finally:
+            closed.set()  # what a video reader does: close its file
+
+    frames = source()  # kept referenced here, so only an explicit close can run its finally
+    stream = prefetch(frames, depth=2)
     next(stream)
     stream.close()
     time.sleep(0.3)
+    assert not any(t.name == "rgmp-prefetch" and t.is_alive() for t in threading.enumerate())
+    assert closed.is_set()
+    short = prefetch(iter(range(3)), depth=2)  # the source ends while the buffer is full: the end marker waits
+    next(short)
+    time.sleep(0.3)
+    start = time.perf_counter()
+    short.close()
+    assert time.perf_counter() - start < 1  # the producer gave up on the end marker instead of blocking
     assert not any(t.name == "rgmp-prefetch" and t.is_alive() for t in threading.enumerate())
 
 

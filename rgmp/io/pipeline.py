@@ -22,25 +22,33 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
     """Iterate ``items`` in a background thread, at most ``depth`` items ahead of the consumer.
 
     An exception raised while producing is re-raised in the consumer at the same position; closing the returned
-    generator early stops the producer.
+    generator early stops the producer, which then closes ``items`` if it can be closed (a generator reading a
+    video file, say).
     """
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
+    source = iter(items)
+
+    def offer(item: Any) -> bool:
+        """Put ``item`` in the buffer unless the consumer stopped first (then False)."""
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def produce() -> None:
         try:
-            for item in items:
-                while not stop.is_set():
-                    try:
-                        buffer.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+            for item in source:
+                if not offer(item):
                     return
-            buffer.put(_DONE)
+            offer(_DONE)
         except BaseException as err:  # handed to the consumer
-            buffer.put(err)
+            offer(err)
+        finally:
+            getattr(source, "close", lambda: None)()
 
     thread = threading.Thread(target=produce, name="rgmp-prefetch", daemon=True)
     thread.start()
