@@ -152,7 +152,7 @@ def alpha_webm_writer(path: Path, fps: float) -> EncodedVideoWriter:
 
 def ts_segment_writer(path: Path, fps: float) -> EncodedVideoWriter:
     """RGB frames → one H.264 MPEG-TS segment, the chunk format of a streaming ``gr.Video``."""
-    options = {"preset": "superfast", "crf": "23"}
+    options = {"preset": "ultrafast", "crf": "23"}
     return EncodedVideoWriter(
         path, fps, container="mpegts", codec="libx264", pix_fmt="yuv420p", options=options, channels=3
     )

@@ -364,9 +364,11 @@ class VideoWriter:
         fps: frame rate (float or Fraction, > 0); floats are turned into a fraction with
             denominator <= 1001 (so 29.97002997 -> 30000/1001).
         crf: x264 constant rate factor, 0 (lossless) .. 51; 18 is visually lossless.
-        preset: x264 speed/size preset ("ultrafast" .. "veryslow"). "superfast" takes about
-            5.5 ms per 480p frame here (a fifth of the light model's time), "veryfast" 10 ms
-            for files about 25% smaller at the same crf.
+        preset: x264 speed/size preset ("ultrafast" .. "veryslow"). Per 480p frame on one core
+            here, "ultrafast" takes 2.7 ms of CPU, "superfast" 6.6 ms and "veryfast" 11 ms;
+            at the same crf the quality is the same (PSNR 37.2, 37.5 and 37.5 dB at crf 18),
+            and the files are 1.9x, 1.3x and 1x in size. The default spends the least CPU,
+            which on a small machine is taken from the network.
     """
 
     def __init__(
@@ -375,7 +377,7 @@ class VideoWriter:
         fps: float | Fraction,
         *,
         crf: int = 18,
-        preset: str = "superfast",
+        preset: str = "ultrafast",
     ) -> None:
         self.path = Path(path)
         fmt = _WRITER_FORMATS.get(self.path.suffix.lower())
