@@ -60,8 +60,8 @@ class EncodedVideoWriter:
 
     :class:`rgmp.io.video.VideoWriter` covers H.264 in mp4/mov/mkv; this covers what the demo needs besides:
     VP9 with alpha in WebM, and H.264 in MPEG-TS segments. Odd sizes are padded by one pixel on the
-    right/bottom (zeros: transparent for RGBA). Use as a context manager; an exception inside the block deletes
-    the partial file.
+    right/bottom (RGB into yuv420p: the edge repeated, by :meth:`VideoWriter.prepare`; otherwise zeros, so
+    transparent for RGBA). Use as a context manager; an exception inside the block deletes the partial file.
 
     Args:
         path: the file to write.
@@ -116,9 +116,12 @@ class EncodedVideoWriter:
             stream.pix_fmt = pix_fmt
             stream.options = dict(options)
             self._stream = stream
-        if height % 2 or width % 2:
-            frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
-        picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=self._input_format)
+        if self._input_format == "rgb24" and self._spec[2] == "yuv420p":
+            picture = VideoWriter.prepare(frame)  # OpenCV's conversion, a third of swscale's time
+        else:
+            if height % 2 or width % 2:
+                frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
+            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format=self._input_format)
         for packet in self._stream.encode(picture):
             self._container.mux(packet)
         self.frames_written += 1

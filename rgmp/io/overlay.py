@@ -1,7 +1,7 @@
 """Visualising label maps on frames: colour overlay with contours, side-by-side, cut-outs.
 
 OpenCV's SIMD kernels on the objects' bounding box (an 854x480 overlay of a DAVIS object
-takes under a millisecond, four times less than whole-frame numpy indexing), and they
+takes under a millisecond, a fifth of the time of whole-frame numpy indexing), and they
 release the GIL, so drawing on writer threads does not hold the network back. "Object"
 pixels are those whose label is neither 0 (background) nor 255 (void); void pixels are
 treated like background everywhere here.
@@ -21,16 +21,22 @@ _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))  # the 4-neighbourho
 
 def _check(frame: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     frame = np.asarray(frame)
-    labels = np.asarray(labels)
     if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
         raise ValueError(f"frame must be a (H, W, 3) uint8 array, got {frame.shape} {frame.dtype}")
-    if labels.shape != frame.shape[:2]:
-        raise ValueError(f"labels shape {labels.shape} does not match frame size {frame.shape[:2]}")
+    lab = _labels(labels)
+    if lab.shape != frame.shape[:2]:
+        raise ValueError(f"labels shape {lab.shape} does not match frame size {frame.shape[:2]}")
+    return frame, lab
+
+
+def _labels(labels: np.ndarray) -> np.ndarray:
+    """A label map as a C-contiguous uint8 array (what OpenCV takes), after checking its type and values."""
+    labels = np.asarray(labels)
     if not (np.issubdtype(labels.dtype, np.integer) or labels.dtype == np.bool_):
         raise ValueError(f"labels must be an integer array, got dtype {labels.dtype}")
-    if labels.size and (int(labels.min()) < 0 or int(labels.max()) > 255):
+    if labels.dtype != np.uint8 and labels.size and (int(labels.min()) < 0 or int(labels.max()) > 255):
         raise ValueError(f"labels must be in 0..255, got {int(labels.min())}..{int(labels.max())}")
-    return frame, np.ascontiguousarray(labels, dtype=np.uint8)
+    return np.ascontiguousarray(labels, dtype=np.uint8)
 
 
 def _objects(labels: np.ndarray) -> np.ndarray:
@@ -53,11 +59,7 @@ def contour_mask(labels: np.ndarray, width: int = 2) -> np.ndarray:
     Returns:
         ``(H, W) bool`` array.
     """
-    lab = np.ascontiguousarray(labels)
-    if lab.dtype != np.uint8:
-        if lab.size and (int(lab.min()) < 0 or int(lab.max()) > 255):
-            raise ValueError(f"labels must be in 0..255, got {int(lab.min())}..{int(lab.max())}")
-        lab = lab.astype(np.uint8)
+    lab = _labels(labels)
     obj = _objects(lab)
     # A 4-neighbour has another label where the neighbourhood's max or min differs from the pixel. Outside the
     # frame, OpenCV's default border value is neutral for both, so the frame border is not a boundary.
