@@ -128,7 +128,7 @@ def evaluate_davis(
         raise EvaluationError(f"unsupported DAVIS year {year!r} (use '2016' or '2017')")
     root, results = Path(davis_root), Path(results_dir)
     if sequences is None:
-        names = _read_image_set(root, year, subset, resolution)
+        names = read_image_set(root, year, subset, resolution)
     else:
         names = [sequences] if isinstance(sequences, str) else list(sequences)
     if not names:
@@ -234,11 +234,16 @@ def _csv_float(value: float) -> str:
     return "NaN" if math.isnan(value) else f"{value:.12f}"
 
 
-def _read_image_set(root: Path, year: str, subset: str, resolution: str) -> list[str]:
-    """Sequence names of an image set in file order (DAVIS-2016: unique sequences of the frame paths)."""
+def read_image_set(root: Path, year: str, subset: str, resolution: str) -> list[str]:
+    """Sequence names of a DAVIS image set (``ImageSets/2017/<subset>.txt``, or ``ImageSets/<resolution>/...`` for
+    2016) in file order; for DAVIS-2016, whose lines are frame paths, the unique sequences of those paths.
+
+    Raises:
+        EvaluationError: the file is missing, or a 2016 line names no sequence.
+    """
     path = root / "ImageSets" / ("2017" if year == "2017" else resolution) / f"{subset}.txt"
     if not path.is_file():
-        raise EvaluationError(f"missing image set: {path}")
+        raise EvaluationError(f"missing DAVIS image set {path} (choose one with --set, e.g. val or train)")
     lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
     if year == "2017":
         return lines

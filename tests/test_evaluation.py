@@ -214,7 +214,7 @@ def test_missing_sequence_folder_and_image_set(tmp_path: Path) -> None:
     root, results = _tiny_dataset(tmp_path)
     with pytest.raises(EvaluationError, match="missing results folder"):
         evaluate_davis(tmp_path / "elsewhere", root, progress=False)
-    with pytest.raises(EvaluationError, match="missing image set"):
+    with pytest.raises(EvaluationError, match="missing DAVIS image set"):
         evaluate_davis(results, root, subset="test-dev", progress=False)
     with pytest.raises(EvaluationError, match="missing results folder"):
         evaluate_davis(results, root, sequences=["nope"], progress=False)

@@ -22,6 +22,7 @@ import numpy as np
 from PIL import Image
 
 from rgmp.bench import BenchmarkError
+from rgmp.evaluation import EvaluationError, read_image_set
 from rgmp.io.masks import MaskError, read_mask
 from rgmp.io.video import VideoError, list_frame_folder
 
@@ -179,20 +180,10 @@ def _frames(folder: Path) -> list[Path]:
 
 
 def _davis_names(root: Path, dataset: str, subset: str, resolution: str) -> list[str]:
-    folder = "2017" if dataset == "davis2017" else resolution
-    path = root / "ImageSets" / folder / f"{subset}.txt"
-    if not path.is_file():
-        raise BenchmarkError(f"missing DAVIS image set {path} (use --set, e.g. val or train)")
-    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if dataset == "davis2017":
-        return lines
-    names: dict[str, None] = {}
-    for line in lines:  # "/JPEGImages/480p/bear/00000.jpg /Annotations/480p/bear/00000.png"
-        parts = Path(line.split()[0]).parts
-        if len(parts) < 2:
-            raise BenchmarkError(f"cannot read a sequence name from {line!r} in {path}")
-        names.setdefault(parts[-2], None)
-    return list(names)
+    try:
+        return read_image_set(root, "2017" if dataset == "davis2017" else "2016", subset, resolution)
+    except EvaluationError as err:
+        raise BenchmarkError(str(err)) from None
 
 
 def _matching(frames: list[Path], folder: Path) -> tuple[LabelSource | None, ...]:
