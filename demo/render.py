@@ -89,6 +89,7 @@ class EncodedVideoWriter:
         self._tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.part")
         self._spec = (container, codec, pix_fmt, options)
         self._input_format = "rgba" if channels == 4 else "rgb24"
+        self._to_yuv420p = channels == 3 and pix_fmt == "yuv420p"  # then OpenCV converts, a third of swscale's time
         self._container: av.container.OutputContainer | None = None
         self._stream: av.video.stream.VideoStream | None = None
         self.frames_written = 0
@@ -116,8 +117,8 @@ class EncodedVideoWriter:
             stream.pix_fmt = pix_fmt
             stream.options = dict(options)
             self._stream = stream
-        if self._input_format == "rgb24" and self._spec[2] == "yuv420p":
-            picture = VideoWriter.prepare(frame)  # OpenCV's conversion, a third of swscale's time
+        if self._to_yuv420p:
+            picture = VideoWriter.prepare(frame)
         else:
             if height % 2 or width % 2:
                 frame = np.pad(frame, ((0, height % 2), (0, width % 2), (0, 0)))
