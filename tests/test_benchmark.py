@@ -288,6 +288,12 @@ def test_gather_step_after_separate_jobs_and_missing_sequences(tmp_path, davis20
     assert [r["Sequence"] for r in csv.DictReader((out / "scores.csv").open())] == ["alpha", "beta", "gamma"]
 
 
+def addon_rows(table: str) -> list[str]:
+    """The first cell of each row of Table 6 (the add-ons), below its header and rule."""
+    addons = table[table.index("## Table 6") : table.index("## Runs")].splitlines()
+    return [line.split(" | ")[0] for line in addons if line.startswith("| ")][2:]
+
+
 def test_online_learning_runs_fill_the_add_on_table(tmp_path, davis2016, weights):
     out = tmp_path / "run"
     benchmark(*run_args("davis2016", davis2016, out, weights, "--online-steps", "2", "--sequences", "gamma"))
@@ -296,8 +302,7 @@ def test_online_learning_runs_fill_the_add_on_table(tmp_path, davis2016, weights
     table = (out / "table.md").read_text()
     ours = [line for line in table.splitlines() if line.startswith("| **+OL (ours")]
     assert len(ours) == 1 and "OL 2 steps lr 1e-07" in ours[0] and ours[0].split(" | ")[1] == "✓"  # Table 1 OL
-    addons = table[table.index("## Table 6") : table.index("## Runs")].splitlines()
-    assert [line.split(" | ")[0] for line in addons if line.startswith("| ")][2:] == [
+    assert addon_rows(table) == [
         "| RGMP",
         "| +OL (lite, tiny.pt, scales 1, soft, fp32, cpu, OL 2 steps lr 1e-07, 1 seq.)",
         "| +CRF",
@@ -314,8 +319,7 @@ def test_convgru_runs_fill_the_gru_row(tmp_path, davis2016):
     assert summary["settings"]["memory"] is True and summary["frames"] == 2
     table = (out / "table.md").read_text()
     assert len([line for line in table.splitlines() if line.startswith("| **+GRU (ours: lite, random init")]) == 1
-    addons = table[table.index("## Table 6") : table.index("## Runs")].splitlines()
-    assert [line.split(" | ")[0] for line in addons if line.startswith("| ")][2:] == [
+    assert addon_rows(table) == [
         "| RGMP",
         "| +OL",
         "| +CRF",
