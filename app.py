@@ -10,6 +10,10 @@ import os
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
+from rgmp.io.pipeline import shorten_openmp_spin  # noqa: E402
+
+shorten_openmp_spin()  # before anything imports torch
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="RGMP video object segmentation demo (Gradio)")

@@ -144,7 +144,10 @@ def build_demo(
                 scale=1,
             )
             cutout_background = gr.Radio(
-                [("green", "green"), ("transparent", "transparent")], value="green", label="Cut-out", scale=1
+                [("green", "green"), ("transparent", "transparent"), ("none (faster)", "none")],
+                value="green",
+                label="Cut-out",
+                scale=1,
             )
         with gr.Row():
             stream_video = gr.Checkbox(

@@ -377,7 +377,7 @@ class DemoCallbacks:
                 fps=clip.info.fps,
                 masks_dir=workspace.masks_dir,
                 out_dir=workspace.new_run_dir(),
-                options=RenderOptions(),
+                options=RenderOptions(cutout_background="none"),  # not returned: spare its writing
                 stop=workspace.stop,
             )
             result = [item for item in run if isinstance(item, RunResult)][0]

@@ -66,7 +66,7 @@ class RunResult:
 
     Attributes:
         overlay: overlay video, None when the run stopped before the forward pass.
-        cutout: cut-out video (mp4 or WebM with alpha), None likewise.
+        cutout: cut-out video (mp4 or WebM with alpha), None likewise or when none was asked for.
         masks_zip: one palette PNG per frame ``00000.png``... of frames ``0..frames-1``, None likewise.
         frames: how many frames the files cover (from frame 0).
         segmented: frames the network segmented in this run.

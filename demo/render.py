@@ -28,7 +28,7 @@ from rgmp.io.pipeline import BackgroundWriter, writer_threads
 from rgmp.io.video import VideoWriter
 
 OverlayStyle = Literal["overlay", "side_by_side"]
-CutoutBackground = Literal["green", "transparent"]
+CutoutBackground = Literal["green", "transparent", "none"]
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,8 @@ class RenderOptions:
         overlay_style: "overlay" = colour fill with contours; "side_by_side" = the original frame on the left
             and the overlay on the right (for talks).
         cutout_background: "green" = objects on a green screen (mp4); "transparent" = objects on a transparent
-            background (WebM with alpha).
+            background (WebM with alpha); "none" = no cut-out video (a third less writing beside the network:
+            the cut-out's encoding costs as much CPU as the overlay's).
     """
 
     overlay_style: OverlayStyle = "overlay"
@@ -51,8 +52,9 @@ class RenderOptions:
         return side_by_side(frame, drawn) if self.overlay_style == "side_by_side" else drawn
 
     @property
-    def cutout_suffix(self) -> str:
-        return ".webm" if self.cutout_background == "transparent" else ".mp4"
+    def cutout_suffix(self) -> str | None:
+        """The cut-out video's file suffix; None when no cut-out is made."""
+        return {"green": ".mp4", "transparent": ".webm"}.get(self.cutout_background)
 
 
 class EncodedVideoWriter:
@@ -174,22 +176,25 @@ class ResultWriter:
         folder: where the files go, named ``<stem>_overlay.mp4`` and ``<stem>_cutout.mp4|.webm``.
         stem: the clip's name.
         fps: the clip's frame rate.
-        options: overlay style and cut-out background.
+        options: overlay style and cut-out background (``cutout_path`` is None when it is "none").
     """
 
     def __init__(self, folder: Path, stem: str, fps: float, options: RenderOptions):
         self.options = options
         self.overlay_path = folder / f"{stem}_overlay.mp4"
-        self.cutout_path = folder / f"{stem}_cutout{options.cutout_suffix}"
+        suffix = options.cutout_suffix
+        self.cutout_path = None if suffix is None else folder / f"{stem}_cutout{suffix}"
         self._overlay = VideoWriter(self.overlay_path, fps)
-        transparent = options.cutout_background == "transparent"
-        self._cutout = alpha_webm_writer(self.cutout_path, fps) if transparent else VideoWriter(self.cutout_path, fps)
+        self._cutout: VideoWriter | EncodedVideoWriter | None = None
+        if self.cutout_path is not None:
+            transparent = options.cutout_background == "transparent"
+            self._cutout = (alpha_webm_writer if transparent else VideoWriter)(self.cutout_path, fps)
+        self._videos = [video for video in (self._overlay, self._cutout) if video is not None]
         # Entered in this order, left in the reverse: the encoders finish their queues (which wait on the pool's
         # work) before the pool stops.
         self._jobs = ExitStack()
         self._pool = self._jobs.enter_context(BackgroundWriter(workers=writer_threads()))
-        self._overlay_encoder = self._jobs.enter_context(BackgroundWriter())
-        self._cutout_encoder = self._jobs.enter_context(BackgroundWriter())
+        self._encoders = [self._jobs.enter_context(BackgroundWriter()) for _ in self._videos]
         self.frames_written = 0
 
     def __enter__(self) -> ResultWriter:
@@ -201,17 +206,18 @@ class ResultWriter:
         try:
             self._jobs.__exit__(exc_type, exc, tb)  # the queued work is done (or its error raised)
         except BaseException:
-            self._overlay.abort()
-            self._cutout.abort()
+            self._abort()
             raise
         if exc_type is None and self.frames_written:
-            try:
-                self._overlay.close()
-            finally:
-                self._cutout.close()
+            with ExitStack() as closing:  # every video is closed, even when closing one fails
+                for video in self._videos:
+                    closing.callback(video.close)
         else:
-            self._overlay.abort()
-            self._cutout.abort()
+            self._abort()
+
+    def _abort(self) -> None:
+        for video in self._videos:
+            video.abort()
 
     def write(self, frame: np.ndarray, labels: np.ndarray, mask_path: Path | None = None) -> np.ndarray:
         """Add one frame (H, W, 3) uint8 with its labels (H, W), and write the labels as a palette PNG at
@@ -219,10 +225,11 @@ class ResultWriter:
         drawn = self.options.overlay_frame(frame, labels)
         if mask_path is not None:
             self._pool.submit(write_mask, mask_path, labels)
-        overlay_frame = self._pool.submit(VideoWriter.prepare, drawn)
-        cutout_frame = self._pool.submit(self._cut_out, frame, labels)
-        self._overlay_encoder.submit(lambda ready: self._overlay.write(ready.result()), overlay_frame)
-        self._cutout_encoder.submit(lambda ready: self._cutout.write(ready.result()), cutout_frame)
+        ready = [self._pool.submit(VideoWriter.prepare, drawn)]
+        if self._cutout is not None:
+            ready.append(self._pool.submit(self._cut_out, frame, labels))
+        for video, encoder, picture in zip(self._videos, self._encoders, ready, strict=True):
+            encoder.submit(lambda video, picture: video.write(picture.result()), video, picture)
         self.frames_written += 1
         return drawn
 

@@ -100,12 +100,11 @@ def load_session_model(model: str | None, weights: Path | None):
 
 def run_segment(args: argparse.Namespace) -> None:
     from rgmp.device import dtype_name, pick_device, resolve_precision
-    from rgmp.inference import FrameResult, Session, SessionOptions
+    from rgmp.inference import Session, SessionOptions
     from rgmp.inference.session import object_ids_of
-    from rgmp.io.masks import read_mask, write_mask
-    from rgmp.io.overlay import overlay
-    from rgmp.io.pipeline import BackgroundWriter, prefetch, writer_threads
-    from rgmp.io.video import VideoWriter
+    from rgmp.io.masks import read_mask
+    from rgmp.io.outputs import ClipWriter
+    from rgmp.io.pipeline import prefetch
 
     if args.mask_frame < 0:
         raise CLIError("--mask-frame must be >= 0")
@@ -151,27 +150,14 @@ def run_segment(args: argparse.Namespace) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{args.out.name}.partial-", dir=args.out.parent))
     try:
         with ExitStack() as stack:
-            video = stack.enter_context(VideoWriter(args.overlay, fps)) if args.overlay else None
-            # Files, overlay drawings and their colour conversion in any order; the video's frames in order, on a
-            # thread of their own.
-            files = stack.enter_context(BackgroundWriter(workers=writer_threads()))
-            encoder = stack.enter_context(BackgroundWriter()) if video else None
+            writer = stack.enter_context(
+                ClipWriter(staging, overlay_path=args.overlay, fps=fps, save_probs=args.save_probs)
+            )
             bar = stack.enter_context(
                 tqdm(total=None if total is None else total - args.mask_frame, unit="frame", desc="segment")
             )
-
-            def save(name: str, result: FrameResult) -> None:
-                write_mask(staging / f"{name}.png", result.labels)
-                if args.save_probs:
-                    np.save(staging / f"{name}.npy", result.probs.astype(np.float16))
-
             for result in session.propagate(remember(prefetch(frames)), mask, start=args.mask_frame):
-                name = names[result.index] if names else f"{result.index:05d}"
-                files.submit(save, name, result)
-                if video is not None:
-                    drawn = files.submit(lambda f, labels: video.prepare(overlay(f, labels)), current["frame"],
-                                         result.labels)  # fmt: skip
-                    encoder.submit(lambda drawn: video.write(drawn.result()), drawn)
+                writer.write(names[result.index] if names else f"{result.index:05d}", current["frame"], result)
                 bar.update()
         _publish(staging, args.out)
     finally:

@@ -252,6 +252,7 @@ def test_api_function_returns_overlay_and_zip(tmp_path) -> None:
     overlay, masks = callbacks.segment_video(str(BIKE), str(BIKE_MASK))
     assert overlay.endswith("bike_overlay.mp4") and probe_video(overlay).num_frames == 4
     assert len(zip_ids(masks)) == 4
+    assert [p.name for p in Path(overlay).parent.glob("*cutout*")] == []  # not returned, so not made
     with pytest.raises(gr.Error, match="no mask given"):
         callbacks.segment_video(str(BIKE), None)
 

@@ -139,6 +139,13 @@ def test_stop_ends_the_run_before_the_next_frame_and_keeps_what_is_done(session,
     assert (result.overlay, result.masks_zip, result.frames) == (None, None, 0)
 
 
+def test_no_cutout_writes_the_overlay_and_masks_only(session, clip, tmp_path) -> None:
+    _, result = run(session, clip, tmp_path, options=RenderOptions(cutout_background="none"))
+    assert result.cutout is None and probe_video(result.overlay).num_frames == FRAMES
+    assert len(zip_labels(result.masks_zip)) == FRAMES
+    assert sorted(p.name for p in result.overlay.parent.iterdir()) == ["square_masks.zip", "square_overlay.mp4"]
+
+
 def test_side_by_side_overlay_and_transparent_cutout(session, clip, tmp_path) -> None:
     options = RenderOptions(overlay_style="side_by_side", cutout_background="transparent")
     items, result = run(session, clip, tmp_path, options=options)

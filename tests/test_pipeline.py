@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
-from rgmp.io.pipeline import BackgroundWriter, prefetch, writer_threads
+from rgmp.io.pipeline import OPENMP_SPINCOUNT, BackgroundWriter, prefetch, shorten_openmp_spin, writer_threads
 
 
 def test_prefetch_keeps_order_and_runs_ahead_boundedly():
@@ -100,12 +102,65 @@ def test_background_writer_reports_a_failed_job():
         writer.submit(lambda: None)
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread priorities are a Linux feature")
-def test_background_writer_yields_the_cpu_to_the_network():
-    def priority() -> int:
-        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread scheduling policies are Linux's")
+def test_the_reader_and_the_writers_yield_the_cpu_to_the_network():
+    def policy() -> int:
+        return os.sched_getscheduler(0)
 
-    before, seen = priority(), []
+    before, seen = policy(), []
     with BackgroundWriter() as writer:
-        writer.submit(lambda: seen.append(priority()))
-    assert seen == [19] and priority() == before  # the caller keeps its own priority
+        writer.submit(lambda: seen.append(policy()))
+
+    def source():
+        seen.append(policy())
+        yield 1
+
+    assert list(prefetch(source())) == [1]
+    assert seen == [os.SCHED_IDLE, os.SCHED_IDLE] and policy() == before  # the caller keeps its own policy
+
+
+def test_openmp_spin_is_shortened_unless_the_user_chose_it(monkeypatch):
+    monkeypatch.delenv("GOMP_SPINCOUNT", raising=False)
+    shorten_openmp_spin()
+    assert os.environ["GOMP_SPINCOUNT"] == OPENMP_SPINCOUNT
+    monkeypatch.setenv("GOMP_SPINCOUNT", "INFINITY")
+    shorten_openmp_spin()
+    assert os.environ["GOMP_SPINCOUNT"] == "INFINITY"
+
+
+SEEN_WHEN_TORCH_LOADS = """
+import importlib.abc, os, runpy, sys
+seen = []
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and not seen:
+            seen.append(os.environ.get("GOMP_SPINCOUNT"))
+sys.meta_path.insert(0, Watch())
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__") if sys.argv[0].endswith(".py") else runpy.run_module(
+        sys.argv[0], run_name="__main__")
+except SystemExit:
+    pass
+print(seen[0] if seen else "torch not loaded", os.environ.get("GOMP_SPINCOUNT"))
+"""
+
+
+def test_the_entry_points_shorten_openmp_spin_before_torch_loads(tmp_path):
+    root = Path(__file__).parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "GOMP_SPINCOUNT"}
+
+    def seen(*argv: str) -> list[str]:
+        command = [sys.executable, "-c", SEEN_WHEN_TORCH_LOADS, *argv]
+        return (
+            subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=True)
+            .stdout.splitlines()[-1]
+            .split()
+        )
+
+    missing = str(tmp_path / "missing")  # the command fails on it, after loading torch
+    assert seen("rgmp", "segment", "--video", f"{missing}.mp4", "--mask", f"{missing}.png", "--out", missing) == [
+        OPENMP_SPINCOUNT,
+        OPENMP_SPINCOUNT,
+    ]
+    assert seen("app.py", "--help") == ["torch", "not", "loaded", OPENMP_SPINCOUNT]  # set at the top, before main

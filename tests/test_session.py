@@ -133,9 +133,9 @@ def test_passes_one_at_a_time_equal_one_batch(memory):
         for n in (1, 2, 8)
     ]
     assert Session(network, "cpu").pass_batch == 1  # the CPU default
-    for one, two, all_ in zip(*runs, strict=True):
-        np.testing.assert_allclose(two, one, atol=1e-5)
-        np.testing.assert_allclose(all_, one, atol=1e-5)
+    for one, two, all_ in zip(*runs, strict=True):  # oneDNN blocks a batch differently: float32 rounding only
+        np.testing.assert_allclose(two, one, atol=1e-4)  # (up to 1.03e-5 on an AMD Zen 5 CPU)
+        np.testing.assert_allclose(all_, one, atol=1e-4)
     with pytest.raises(SessionError, match="pass_batch"):
         SessionOptions(pass_batch=0)
 

@@ -256,6 +256,24 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="instead of the axes: what each optimisation gains, one step at a time (first device and size, one "
         "object, one scale), with the authors' inference timed in the same run",
     )
+    parser.add_argument(
+        "--end-to-end",
+        type=Path,
+        metavar="VIDEO",
+        help="instead of the axes: this clip end to end (decoding, the files and videos of --writers) against the "
+        "network alone, in blocks of frames taking turns (first model, dtype and device; size 480; needs --mask)",
+    )
+    parser.add_argument("--mask", type=Path, help="with --end-to-end: the label-map PNG of the clip's first frame")
+    parser.add_argument(
+        "--writers",
+        type=_names,
+        default=("cli", "demo", "demo-none"),
+        help="with --end-to-end: writer sets, among cli, demo, demo-none (default all three)",
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=12, help="with --end-to-end: blocks with I/O per writer set (default 12)"
+    )
+    parser.add_argument("--block", type=int, default=30, help="with --end-to-end: frames per block (default 30)")
     parser.add_argument("--models", type=_names, help="models (default lite,paper; the first is swept)")
     parser.add_argument(
         "--num-scales", type=_numbers(int, "--num-scales"), help="scale sets: 1 = (1.0), 3 = (.5,.75,1)"
@@ -318,7 +336,9 @@ def run_bench(args: argparse.Namespace) -> None:
     for path in args.weights:
         network, _ = load_model(path)
         models[network.config.name] = (network, str(path.resolve()))
-    if args.levers:
+    if args.end_to_end is not None:
+        records = _run_end_to_end(args, models)
+    elif args.levers:
         records = _run_levers(args, axes, models)
     else:
         records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
@@ -348,6 +368,43 @@ def _run_levers(args: argparse.Namespace, axes: Any, models: dict) -> list[dict[
           "×R50 fp32 = ours / a torchvision ResNet-50 fp32 forward timed beside each row")  # fmt: skip
     print()
     print(lever_table(records))
+    return records
+
+
+def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, Any]]:
+    """``bench --end-to-end VIDEO --mask PNG``: the end-to-end table (:mod:`rgmp.bench.endtoend`)."""
+    from rgmp.bench.endtoend import WRITERS, end_to_end_table, run_end_to_end
+    from rgmp.cli import load_session_model
+    from rgmp.device import dtype_name, pick_device, resolve_precision
+    from rgmp.inference import Session, SessionOptions
+    from rgmp.io.masks import read_mask
+    from rgmp.io.video import probe_video
+
+    if args.mask is None:
+        raise BenchmarkError("--end-to-end needs --mask: the label-map PNG of the clip's first frame")
+    unknown = [w for w in args.writers if w not in WRITERS]
+    if unknown:
+        raise BenchmarkError(f"unknown --writers {', '.join(unknown)}; choose among {', '.join(WRITERS)}")
+    if args.pairs < 1 or args.block < 1:
+        raise BenchmarkError("--pairs and --block must be at least 1")
+    info, mask = probe_video(args.end_to_end), read_mask(args.mask)
+    if mask.shape != (info.height, info.width):
+        raise BenchmarkError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the video is {info.width}x{info.height}")
+    name = args.models[0] if args.models else "lite"
+    model = models[name][0] if name in models else load_session_model(name, None)[0]
+    try:
+        device = pick_device(args.devices[0] if args.devices else None)
+        dtype = resolve_precision(args.dtypes[0] if args.dtypes else "auto", name, device)
+    except ValueError as err:
+        raise BenchmarkError(str(err)) from None
+    session = Session(model, device, SessionOptions(size=480, dtype=dtype))
+    print(f"end to end: {args.end_to_end.name}, {name} model, {dtype_name(dtype)} on {device}, size 480; "
+          f"{args.pairs} pairs of {args.block}-frame blocks per writer set", file=sys.stderr)  # fmt: skip
+    say = (lambda line: print(line, file=sys.stderr)) if args.progress else None
+    records = run_end_to_end(
+        session, args.end_to_end, mask, tuple(args.writers), pairs=args.pairs, block=args.block, progress=say
+    )
+    print(end_to_end_table(records))
     return records
 
 

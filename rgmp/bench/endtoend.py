@@ -1,0 +1,185 @@
+"""End to end against the network alone, measured so that a noisy machine's drift cancels out.
+
+One session runs through a real clip in blocks of frames that take turns: a block of the network alone (frames
+already decoded, results dropped) and a block with everything around it, as ``segment`` or the demo does it
+(frames decoded ahead from the file, and that writer set's files and videos, written and closed before the block
+ends). Each block with I/O is set against the mean of the two blocks alone beside it, a few seconds apart.
+Back-to-back whole runs on the shared 2-core machine here drifted by up to ±30% between runs, which buried a
+difference of a few percent; the paired blocks tell such changes apart.
+
+What leaks between blocks is small: the reader decodes at most its read-ahead (4 frames) during a block alone.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rgmp.inference import FrameResult, Session
+from rgmp.io.outputs import ClipWriter
+from rgmp.io.pipeline import prefetch
+from rgmp.io.video import iter_video, probe_video
+
+WRITERS = {
+    "cli": "segment --overlay: PNG per frame, overlay video",
+    "demo": "demo run: PNG per frame, overlay and green cut-out videos",
+    "demo-none": "demo API (/segment_video), or cut-out 'none': PNG per frame, overlay video",
+}
+"""The writer sets ``bench --end-to-end`` can time, and what each writes."""
+
+MAX_FRAMES_IN_MEMORY = 300
+"""Frames decoded beforehand for the blocks alone (480p: 370 MB); longer clips are cycled over these."""
+
+FrameWriter = Callable[[np.ndarray, FrameResult], None]
+
+
+def _open_writer(kind: str, folder: Path, fps: float) -> tuple[AbstractContextManager[Any], FrameWriter]:
+    """A fresh writer set into ``folder``: (context manager that finishes it, per-frame write)."""
+    if kind == "cli":
+        clip = ClipWriter(folder, overlay_path=folder / "overlay.mp4", fps=fps)
+        return clip, lambda frame, result: clip.write(f"{result.index:05d}", frame, result)
+    from demo.render import RenderOptions, ResultWriter  # the demo's own writer; Pillow, PyAV, no Gradio
+
+    background = "none" if kind == "demo-none" else "green"
+    demo = ResultWriter(folder, "clip", fps, RenderOptions(cutout_background=background))
+    return demo, lambda frame, result: demo.write(frame, result.labels, folder / f"{result.index:05d}.png")
+
+
+def _looped(video: Path) -> Iterator[np.ndarray]:
+    while True:
+        yield from iter_video(video)
+
+
+def run_end_to_end(
+    session: Session,
+    video: Path,
+    mask: np.ndarray,
+    writers: tuple[str, ...] = ("cli",),
+    *,
+    pairs: int = 12,
+    block: int = 30,
+    warmup: int = 10,
+    progress: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Time each writer set against the network alone, over ``pairs`` blocks of ``block`` frames each.
+
+    Args:
+        session: the inference session (model, device, precision, processing size).
+        video: the clip; frames are decoded from it in the blocks with I/O.
+        mask: (H, W) label map of its first frame.
+        writers: keys of :data:`WRITERS`, timed in turn (block alone, block with writer 1, block alone, ...).
+        pairs: blocks with I/O per writer set.
+        block: frames per block.
+        warmup: untimed frames first.
+        progress: called with a line after each pair of blocks.
+
+    Returns:
+        One record per writer set: frame rates alone and with I/O (medians over the blocks), the ratio's
+        median and quartiles over the pairs, and the ratio of the summed times.
+
+    Raises:
+        ValueError: an unknown writer set, or fewer than one pair or frame.
+    """
+    unknown = [w for w in writers if w not in WRITERS]
+    if unknown or pairs < 1 or block < 1:
+        raise ValueError(f"writers must be among {', '.join(WRITERS)} (got {unknown}), pairs and block >= 1")
+    fps = probe_video(video).fps
+    in_memory = [frame for _, frame in zip(range(MAX_FRAMES_IN_MEMORY), iter_video(video), strict=False)]
+    state: dict[str, Any] = {"io": False, "frame": None}
+    decoded = prefetch(_looped(video))
+
+    def frames() -> Iterator[np.ndarray]:
+        for index in itertools.count():
+            state["frame"] = next(decoded) if state["io"] else in_memory[index % len(in_memory)]
+            yield state["frame"]
+
+    results = session.propagate(frames(), mask)
+    scratch = Path(tempfile.mkdtemp(prefix="rgmp-end-to-end-"))
+    try:
+        for _ in range(1 + warmup):
+            next(results)
+
+        def timed_block(kind: str | None) -> float:
+            """Frames per second of one block: alone (``kind`` None) or with that writer set."""
+            state["io"] = kind is not None
+            folder = scratch / "block"
+            folder.mkdir()
+            began = time.perf_counter()
+            if kind is None:
+                for _ in range(block):
+                    next(results)
+            else:
+                finisher, write = _open_writer(kind, folder, fps)
+                with finisher:
+                    for _ in range(block):
+                        result = next(results)
+                        write(state["frame"], result)
+            rate = block / (time.perf_counter() - began)
+            if kind is not None and len(list(folder.glob("*.png"))) != block:
+                raise RuntimeError(f"the {kind} writers wrote {len(list(folder.glob('*.png')))} of {block} masks")
+            shutil.rmtree(folder)
+            return rate
+
+        alone = [timed_block(None)]
+        timed: dict[str, list[float]] = {kind: [] for kind in writers}
+        for pair in range(pairs):
+            for kind in writers:
+                timed[kind].append(timed_block(kind))
+                alone.append(timed_block(None))
+            if progress is not None:
+                progress(f"pair {pair + 1}/{pairs}: " + ", ".join(f"{k} {v[-1]:.2f} fps" for k, v in timed.items()))
+    finally:
+        results.close()
+        decoded.close()
+        shutil.rmtree(scratch, ignore_errors=True)
+    return [_record(kind, slot, len(writers), alone, timed[kind], block, session) for slot, kind in enumerate(writers)]
+
+
+def _record(
+    kind: str, slot: int, kinds: int, alone: list[float], rates: list[float], block: int, session: Session
+) -> dict[str, Any]:
+    """One writer set's record. Its i-th block ran between the alone blocks ``i * kinds + slot`` and the next."""
+    beside = [(alone[i * kinds + slot] + alone[i * kinds + slot + 1]) / 2 for i in range(len(rates))]
+    ratios = sorted(rate / base for rate, base in zip(rates, beside, strict=True))
+    return {
+        "writers": kind,
+        "writes": WRITERS[kind],
+        "model": session.model.config.name,
+        "device": str(session.device),
+        "dtype": str(session.options.dtype or "float32").replace("torch.", ""),
+        "pairs": len(rates),
+        "block_frames": block,
+        "alone_fps": statistics.median(alone),
+        "end_to_end_fps": statistics.median(rates),
+        "ratio_median": statistics.median(ratios),
+        "ratio_q1": ratios[len(ratios) // 4],
+        "ratio_q3": ratios[(3 * len(ratios)) // 4],
+        "ratio_of_sums": sum(1 / r for r in beside) / sum(1 / r for r in rates),
+        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
+        "cpu_count": os.cpu_count(),
+    }
+
+
+def end_to_end_table(records: list[dict[str, Any]]) -> str:
+    """Markdown table of :func:`run_end_to_end`'s records."""
+    lines = [
+        "| writers | what is written | alone fps | end-to-end fps | share of alone (median) | quartiles | "
+        "share of summed times |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: |",
+    ]
+    for r in records:
+        lines.append(
+            f"| {r['writers']} | {r['writes']} | {r['alone_fps']:.2f} | {r['end_to_end_fps']:.2f} | "
+            f"{r['ratio_median']:.1%} | {r['ratio_q1']:.1%}–{r['ratio_q3']:.1%} | {r['ratio_of_sums']:.1%} |"
+        )
+    return "\n".join(lines)
