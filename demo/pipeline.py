@@ -9,10 +9,11 @@ needs them in reverse order.
 
 from __future__ import annotations
 
+import functools
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,7 +37,9 @@ class RunProgress:
         total: frames this run segments (None when the clip's length is unknown).
         index: the frame just segmented.
         elapsed: seconds since the run started.
-        preview: (H, W', 3) uint8: that frame's result as drawn in the overlay video.
+        draw: returns that frame's result as drawn in the overlay video (:attr:`preview`); it is drawn on the
+            background writers, or only when asked for in the backward pass, so the network's thread never waits
+            for a drawing that is not shown.
         backward: True during the backward pass.
     """
 
@@ -44,8 +47,13 @@ class RunProgress:
     total: int | None
     index: int
     elapsed: float
-    preview: np.ndarray
+    draw: Callable[[], np.ndarray]
     backward: bool
+
+    @property
+    def preview(self) -> np.ndarray:
+        """(H, W', 3) uint8: the frame's result as drawn in the overlay video."""
+        return self.draw()
 
     @property
     def fps(self) -> float:
@@ -126,14 +134,14 @@ def segment_clip(
     total = None if max_frames is None else max_frames - start + (start if backward else 0)
     done = 0
 
-    def progress(index: int, preview: np.ndarray, is_backward: bool) -> RunProgress:
-        return RunProgress(done, total, index, time.perf_counter() - began, preview, is_backward)
+    def progress(index: int, draw: Callable[[], np.ndarray], is_backward: bool) -> RunProgress:
+        return RunProgress(done, total, index, time.perf_counter() - began, draw, is_backward)
 
     if backward:
         for index, frame, result in _propagate_backward(session, video, labels, start, out_dir / "frames"):
             write_mask(masks_dir / f"{index:05d}.png", result)
             done += 1
-            yield progress(index, options.overlay_frame(frame, result), True)
+            yield progress(index, functools.partial(options.overlay_frame, frame, result), True)
             if stop.is_set():
                 yield RunResult(None, None, None, 0, done, True, time.perf_counter() - began)
                 return
@@ -154,7 +162,7 @@ def segment_clip(
                 last = start + result.index
                 drawn = writer.write(seen.frame, result.labels, masks_dir / f"{last:05d}.png")
                 done += 1
-                yield progress(last, drawn, False)
+                yield progress(last, drawn.result, False)
                 if stop.is_set():
                     break
     masks_zip = zip_masks(masks_dir, range(last + 1), out_dir / f"{stem}_masks.zip")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 import zipfile
+from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from fractions import Fraction
@@ -167,10 +168,10 @@ def ts_segment_writer(path: Path, fps: float) -> EncodedVideoWriter:
 class ResultWriter:
     """Draws each frame's result into the overlay and cut-out videos, and writes its mask (a context manager).
 
-    The overlay frame is drawn at once (it is also the live preview). The rest runs on low-priority background
-    threads beside the network (:class:`rgmp.io.pipeline.BackgroundWriter`): mask PNGs, cut-outs and colour
-    conversions on a pool (:func:`rgmp.io.pipeline.writer_threads`), and each video's encoding, in order, on a
-    thread of its own. Everything is written when the ``with`` block ends.
+    Everything runs on low-priority background threads beside the network
+    (:class:`rgmp.io.pipeline.BackgroundWriter`): mask PNGs, overlay drawings (also the live preview), cut-outs and
+    colour conversions on a pool (:func:`rgmp.io.pipeline.writer_threads`), and each video's encoding, in order,
+    on a thread of its own. Everything is written when the ``with`` block ends.
 
     Args:
         folder: where the files go, named ``<stem>_overlay.mp4`` and ``<stem>_cutout.mp4|.webm``.
@@ -219,13 +220,14 @@ class ResultWriter:
         for video in self._videos:
             video.abort()
 
-    def write(self, frame: np.ndarray, labels: np.ndarray, mask_path: Path | None = None) -> np.ndarray:
+    def write(self, frame: np.ndarray, labels: np.ndarray, mask_path: Path | None = None) -> Future[np.ndarray]:
         """Add one frame (H, W, 3) uint8 with its labels (H, W), and write the labels as a palette PNG at
-        ``mask_path`` if given; returns the overlay frame drawn."""
-        drawn = self.options.overlay_frame(frame, labels)
+        ``mask_path`` if given; returns the overlay frame being drawn, (H, W or 2W, 3) uint8."""
         if mask_path is not None:
             self._pool.submit(write_mask, mask_path, labels)
-        ready = [self._pool.submit(VideoWriter.prepare, drawn)]
+        drawn = self._pool.submit(self.options.overlay_frame, frame, labels)
+        # In the pool's order (one worker) or after it (more): the drawing is always taken before its conversion.
+        ready = [self._pool.submit(lambda: VideoWriter.prepare(drawn.result()))]
         if self._cutout is not None:
             ready.append(self._pool.submit(self._cut_out, frame, labels))
         for video, encoder, picture in zip(self._videos, self._encoders, ready, strict=True):
