@@ -77,9 +77,10 @@ def lower_thread_priority() -> None:
 
     A reader or writer at the network's priority preempts its OpenMP workers, and one preempted worker stalls the
     whole parallel region. Nice 19 still takes its share of a busy core; ``SCHED_IDLE`` does not, and is preempted
-    as soon as a worker wakes. With the writers and the reader at ``SCHED_IDLE`` and OpenMP's spinning shortened,
-    the network's threads waited 1.6 instead of 5.8 ms a frame for a core in the CLI with an overlay video (light
-    model, 2 cores), and the CLI's median rate went from 85% to 92% of the session alone's.
+    as soon as a worker wakes. With the writers and the reader at ``SCHED_IDLE`` and OpenMP's spinning shortened
+    (:func:`shorten_openmp_spin`), the network's main thread waited 1.6 instead of 5.8 ms a frame for a core in
+    the CLI with an overlay video (light model, 2 cores), and the CLI's rate went from 82-86% to 92-98% of the
+    network alone's (``python -m rgmp bench --end-to-end``, docs/performance.md).
     """
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
@@ -103,7 +104,9 @@ def shorten_openmp_spin() -> None:
     By default an idle worker spins for about 8 ms, which keeps its core busy through every serial stretch of a
     frame (the argmax, Python), so the idle-priority reader and writers only ran when the network blocked on
     them. Takes effect only before torch is imported: the command line and the demo call it first thing. The
-    network alone is as fast either way (13.0 and 13.9 frames/s, medians of 14 runs each, light model, 2 cores).
+    network alone is as fast either way (17 alternating pairs of runs, light model, 2 cores: median ratio 0.994,
+    quartiles 0.97-1.04), and two runs sharing 2 cores no longer spin against each other (2 CLI runs at once:
+    39-46 s instead of 119-134 s).
     """
     os.environ.setdefault("GOMP_SPINCOUNT", OPENMP_SPINCOUNT)
 
