@@ -28,7 +28,7 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
 
     An exception raised while producing is re-raised in the consumer at the same position; closing the returned
     generator early stops the producer, which then closes ``items`` if it can be closed (a generator reading a
-    video file, say).
+    video file, say). The producer runs at the idle priority (:func:`lower_thread_priority`).
     """
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
