@@ -373,7 +373,7 @@ def _run_levers(args: argparse.Namespace, axes: Any, models: dict) -> list[dict[
 
 def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, Any]]:
     """``bench --end-to-end VIDEO --mask PNG``: the end-to-end table (:mod:`rgmp.bench.endtoend`)."""
-    from rgmp.bench.endtoend import WRITERS, end_to_end_table, run_end_to_end
+    from rgmp.bench.endtoend import end_to_end_table, run_end_to_end
     from rgmp.cli import load_session_model
     from rgmp.device import dtype_name, pick_device, resolve_precision
     from rgmp.inference import Session, SessionOptions
@@ -382,11 +382,6 @@ def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, An
 
     if args.mask is None:
         raise BenchmarkError("--end-to-end needs --mask: the label-map PNG of the clip's first frame")
-    unknown = [w for w in args.writers if w not in WRITERS]
-    if unknown:
-        raise BenchmarkError(f"unknown --writers {', '.join(unknown)}; choose among {', '.join(WRITERS)}")
-    if args.pairs < 1 or args.block < 1:
-        raise BenchmarkError("--pairs and --block must be at least 1")
     info, mask = probe_video(args.end_to_end), read_mask(args.mask)
     if mask.shape != (info.height, info.width):
         raise BenchmarkError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the video is {info.width}x{info.height}")

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from rgmp.bench import BenchmarkError
 from rgmp.inference import FrameResult, Session
 from rgmp.io.outputs import ClipWriter
 from rgmp.io.pipeline import prefetch
@@ -88,11 +89,13 @@ def run_end_to_end(
         median and quartiles over the pairs, and the ratio of the summed times.
 
     Raises:
-        ValueError: an unknown writer set, or fewer than one pair or frame.
+        BenchmarkError: an unknown writer set, or fewer than one pair or frame (before any work).
     """
     unknown = [w for w in writers if w not in WRITERS]
-    if unknown or pairs < 1 or block < 1:
-        raise ValueError(f"writers must be among {', '.join(WRITERS)} (got {unknown}), pairs and block >= 1")
+    if unknown:
+        raise BenchmarkError(f"writers must be among {', '.join(WRITERS)}, got {', '.join(unknown)}")
+    if pairs < 1 or block < 1:
+        raise BenchmarkError(f"pairs and block must be at least 1, got {pairs} and {block}")
     fps = probe_video(video).fps
     in_memory = [frame for _, frame in zip(range(MAX_FRAMES_IN_MEMORY), iter_video(video), strict=False)]
     state: dict[str, Any] = {"io": False, "frame": None}
