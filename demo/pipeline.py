@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from demo.render import RenderOptions, ResultWriter, zip_masks
+from demo.render import MASK_PNG_LEVEL, RenderOptions, ResultWriter, zip_masks
 from rgmp.inference import Session, SessionError
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.pipeline import prefetch
@@ -139,7 +139,7 @@ def segment_clip(
 
     if backward:
         for index, frame, result in _propagate_backward(session, video, labels, start, out_dir / "frames"):
-            write_mask(masks_dir / f"{index:05d}.png", result)
+            write_mask(masks_dir / f"{index:05d}.png", result, MASK_PNG_LEVEL)
             done += 1
             yield progress(index, functools.partial(options.overlay_frame, frame, result), True)
             if stop.is_set():
@@ -221,5 +221,5 @@ def _read_or_empty(path: Path, shape: tuple[int, int]) -> np.ndarray:
         if labels.shape == shape:
             return labels
     labels = np.zeros(shape, np.uint8)
-    write_mask(path, labels)
+    write_mask(path, labels, MASK_PNG_LEVEL)
     return labels

@@ -13,8 +13,9 @@ from PIL import Image
 
 from demo.models import random_model_loader
 from demo.pipeline import RunProgress, RunResult, segment_clip
-from demo.render import RenderOptions, StreamSegments
+from demo.render import MASK_PNG_LEVEL, RenderOptions, StreamSegments
 from rgmp.inference import Session
+from rgmp.io.masks import write_mask
 from rgmp.io.video import VideoWriter, probe_video
 
 FRAMES, H, W = 6, 64, 96
@@ -100,6 +101,9 @@ def test_forward_run_writes_videos_and_one_palette_png_per_frame(session, clip, 
     np.testing.assert_array_equal(labels["00000.png"], first_mask())
     assert all(set(np.unique(m)) <= {0, 1, 2} for m in labels.values())
     assert items[0].preview.shape == (H, W, 3)
+    write_mask(tmp_path / "fast.png", labels["00003.png"], MASK_PNG_LEVEL)  # the faster zlib level, same pixels
+    with zipfile.ZipFile(result.masks_zip) as archive:
+        assert archive.read("00003.png") == (tmp_path / "fast.png").read_bytes()
 
 
 def test_correction_keeps_earlier_frames_and_repropagates_later_ones(session, clip, tmp_path) -> None:

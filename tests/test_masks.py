@@ -100,6 +100,19 @@ def test_write_is_byte_identical_to_davis2017_save_mask(tmp_path: Path) -> None:
     assert (tmp_path / "ours.png").read_bytes() == (tmp_path / "official.png").read_bytes()
 
 
+def test_a_faster_compression_level_keeps_the_pixels_and_palette(tmp_path: Path) -> None:
+    labels = np.zeros((120, 200), np.uint8)
+    labels[20:80, 30:120], labels[60:110, 100:190] = 1, 2
+    write_mask(tmp_path / "official.png", labels)
+    write_mask(tmp_path / "fast.png", labels, compress_level=1)
+    assert (tmp_path / "fast.png").read_bytes() != (tmp_path / "official.png").read_bytes()
+    assert np.array_equal(read_mask(tmp_path / "fast.png"), labels)
+    with Image.open(tmp_path / "fast.png") as im:
+        assert im.mode == "P" and bytes(im.getpalette()) == DAVIS_PALETTE
+    with pytest.raises(MaskError, match="compress_level must be in 0..9, got 10"):
+        write_mask(tmp_path / "bad.png", labels, compress_level=10)
+
+
 def test_resave_official_file_byte_identical(tmp_path: Path) -> None:
     src = annotation("rollerblade")
     labels = read_mask(src)

@@ -154,22 +154,27 @@ def read_mask(path: str | os.PathLike[str]) -> np.ndarray:
     raise MaskError(f"unsupported mask image mode {mode!r} in {p}")
 
 
-def write_mask(path: str | os.PathLike[str], labels: np.ndarray) -> None:
+def write_mask(path: str | os.PathLike[str], labels: np.ndarray, compress_level: int = 6) -> None:
     """Write a label map as an indexed PNG with :data:`DAVIS_PALETTE`.
 
-    The bytes are those of the official davis2017 ``save_mask``
-    (``Image.fromarray(mask.astype(uint8))``, ``putpalette``, PNG with Pillow's default
-    options). Written to a temporary file in the same folder and moved onto ``path``
-    with ``os.replace``, so readers never see a half-written mask. Parent folders are
-    created.
+    With the default ``compress_level`` the bytes are those of the official davis2017
+    ``save_mask`` (``Image.fromarray(mask.astype(uint8))``, ``putpalette``, PNG with
+    Pillow's default options). Written to a temporary file in the same folder and moved
+    onto ``path`` with ``os.replace``, so readers never see a half-written mask. Parent
+    folders are created.
 
     Args:
         path: output ``.png`` path.
         labels: ``(H, W)`` integer (or bool) array with values in 0..255.
+        compress_level: zlib level, 0..9. 6 is Pillow's default and the official bytes;
+            1 writes the same pixels with half the CPU (0.9 instead of 1.9 ms a 480p
+            mask here) into a file about twice as large (``stroller``: 7.4 KB a mask, not 4.0).
 
     Raises:
-        MaskError: wrong shape/dtype, or values outside 0..255.
+        MaskError: wrong shape/dtype, values outside 0..255, or a level outside 0..9.
     """
+    if compress_level not in range(10):
+        raise MaskError(f"compress_level must be in 0..9, got {compress_level}")
     arr = np.asarray(labels)
     if arr.ndim != 2:
         raise MaskError(f"labels must be a 2-D (H, W) array, got shape {arr.shape}")
@@ -181,7 +186,7 @@ def write_mask(path: str | os.PathLike[str], labels: np.ndarray) -> None:
     im.putpalette(DAVIS_PALETTE)
 
     with atomic_path(path) as tmp:
-        im.save(tmp, format="PNG")
+        im.save(tmp, format="PNG", compress_level=compress_level)
 
 
 def object_ids(labels: np.ndarray) -> list[int]:
