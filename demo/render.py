@@ -44,8 +44,8 @@ class RenderOptions:
         overlay_style: "overlay" = colour fill with contours; "side_by_side" = the original frame on the left
             and the overlay on the right (for talks).
         cutout_background: "green" = objects on a green screen (mp4); "transparent" = objects on a transparent
-            background (WebM with alpha); "none" = no cut-out video (a third less writing beside the network:
-            the cut-out's encoding costs as much CPU as the overlay's).
+            background (WebM with alpha); "none" = no cut-out video (less writing beside the network: a green
+            cut-out takes about half the overlay video's CPU, 2 ms a 480p frame here).
     """
 
     overlay_style: OverlayStyle = "overlay"
