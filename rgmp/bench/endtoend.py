@@ -128,8 +128,9 @@ def run_end_to_end(
                         result = next(results)
                         write(state["frame"], result)
             rate = block / (time.perf_counter() - began)
-            if kind is not None and len(list(folder.glob("*.png"))) != block:
-                raise RuntimeError(f"the {kind} writers wrote {len(list(folder.glob('*.png')))} of {block} masks")
+            masks = len(list(folder.glob("*.png")))
+            if kind is not None and masks != block:
+                raise RuntimeError(f"the {kind} writers wrote {masks} of {block} masks")
             shutil.rmtree(folder)
             return rate
 
