@@ -38,16 +38,27 @@ def clip(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def test_each_writer_set_is_timed_against_the_blocks_alone_beside_it(clip) -> None:
     video, mask_path = clip
     session = Session(seeded_model(TINY), "cpu")
+    propagate, segmented = session.propagate, []
+
+    def counted(*args, **kwargs):
+        for result in propagate(*args, **kwargs):
+            segmented.append(result.index)
+            yield result
+
+    session.propagate = counted
     lines: list[str] = []
     mask = read_mask(mask_path)
     records = run_end_to_end(session, video, mask, tuple(WRITERS), pairs=2, block=7, warmup=1, progress=lines.append)
-    assert [r["writers"] for r in records] == list(WRITERS) and len(lines) == 2
+    assert [r["writers"] for r in records] == list(WRITERS) and len(lines) == 3 and lines[-1].startswith("I/O alone")
+    # The first frame, the warm-up, a block alone, then per pair and writer set one block with I/O and one alone:
+    # the blocks of the I/O alone run no network.
+    assert len(segmented) == 1 + 1 + 7 * (1 + 2 * 2 * len(WRITERS))
     for r in records:
-        assert r["pairs"] == 2 and r["block_frames"] == 7 and r["model"] == "lite"
-        assert r["alone_fps"] > 0 and r["end_to_end_fps"] > 0
+        assert r["pairs"] == 2 and r["block_frames"] == 7 and r["model"] == "lite" and r["host_cpu"]
+        assert r["alone_fps"] > 0 and r["end_to_end_fps"] > 0 and r["io_alone_fps"] > 0
         assert 0 < r["ratio_q1"] <= r["ratio_median"] <= r["ratio_q3"] and r["ratio_of_sums"] > 0
     table = end_to_end_table(records)
-    assert table.count("\n") == 1 + len(WRITERS) and "| demo-none |" in table
+    assert table.count("\n") == 1 + len(WRITERS) and "| demo-none |" in table and "| I/O alone fps |" in table
     with pytest.raises(ValueError, match="writers must be among"):
         run_end_to_end(session, video, mask, ("cli", "gif"))
 

@@ -271,7 +271,10 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         help="with --end-to-end: writer sets, among cli, demo, demo-none (default all three)",
     )
     parser.add_argument(
-        "--pairs", type=int, default=12, help="with --end-to-end: blocks with I/O per writer set (default 12)"
+        "--pairs",
+        type=int,
+        default=12,
+        help="with --end-to-end: blocks with I/O per writer set, and as many of the I/O alone (default 12)",
     )
     parser.add_argument("--block", type=int, default=30, help="with --end-to-end: frames per block (default 30)")
     parser.add_argument("--models", type=_names, help="models (default lite,paper; the first is swept)")

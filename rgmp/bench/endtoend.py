@@ -7,11 +7,16 @@ ends). Each block with I/O is set against the mean of the two blocks alone besid
 Back-to-back whole runs on the shared 2-core machine here drifted by up to ±30% between runs, which buried a
 difference of a few percent; the paired blocks tell such changes apart.
 
+Last come blocks of the I/O alone: the same reader and writers with the network skipped (a warm-up frame's result
+written for each frame). Their rate is the most the host can feed and write, whatever the device: a fast GPU
+reaches 90% of its own rate end to end only where the I/O alone runs well above it.
+
 What leaks between blocks is small: the reader decodes at most its read-ahead (4 frames) during a block alone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import shutil
@@ -24,8 +29,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from rgmp.bench import BenchmarkError
+from rgmp.bench.machine import device_name
 from rgmp.inference import FrameResult, Session
 from rgmp.io.outputs import ClipWriter
 from rgmp.io.pipeline import prefetch
@@ -82,11 +89,11 @@ def run_end_to_end(
         pairs: blocks with I/O per writer set.
         block: frames per block.
         warmup: untimed frames first.
-        progress: called with a line after each pair of blocks.
+        progress: called with a line after each pair of blocks, and once after the blocks of the I/O alone.
 
     Returns:
-        One record per writer set: frame rates alone and with I/O (medians over the blocks), the ratio's
-        median and quartiles over the pairs, and the ratio of the summed times.
+        One record per writer set: frame rates of the network alone, with I/O and of the I/O alone (medians
+        over the blocks), the ratio's median and quartiles over the pairs, and the ratio of the summed times.
 
     Raises:
         BenchmarkError: an unknown writer set, or fewer than one pair or frame (before any work).
@@ -110,10 +117,11 @@ def run_end_to_end(
     scratch = Path(tempfile.mkdtemp(prefix="rgmp-end-to-end-"))
     try:
         for _ in range(1 + warmup):
-            next(results)
+            warm = next(results)
 
-        def timed_block(kind: str | None) -> float:
-            """Frames per second of one block: alone (``kind`` None) or with that writer set."""
+        def timed_block(kind: str | None, network: bool = True) -> float:
+            """Frames per second of one block: the network alone (``kind`` None), with that writer set, or that
+            writer set alone (``network`` False: ``warm``'s result written for each decoded frame)."""
             state["io"] = kind is not None
             folder = scratch / "block"
             folder.mkdir()
@@ -124,9 +132,11 @@ def run_end_to_end(
             else:
                 finisher, write = _open_writer(kind, folder, fps)
                 with finisher:
-                    for _ in range(block):
-                        result = next(results)
-                        write(state["frame"], result)
+                    for index in range(block):
+                        if network:
+                            write(state["frame"], next(results))
+                        else:
+                            write(next(decoded), dataclasses.replace(warm, index=index))
             rate = block / (time.perf_counter() - began)
             masks = len(list(folder.glob("*.png")))
             if kind is not None and masks != block:
@@ -142,15 +152,28 @@ def run_end_to_end(
                 alone.append(timed_block(None))
             if progress is not None:
                 progress(f"pair {pair + 1}/{pairs}: " + ", ".join(f"{k} {v[-1]:.2f} fps" for k, v in timed.items()))
+        io_alone = {kind: [timed_block(kind, network=False) for _ in range(pairs)] for kind in writers}
+        if progress is not None:
+            progress("I/O alone: " + ", ".join(f"{k} {statistics.median(v):.1f} fps" for k, v in io_alone.items()))
     finally:
         results.close()
         decoded.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    return [_record(kind, slot, len(writers), alone, timed[kind], block, session) for slot, kind in enumerate(writers)]
+    return [
+        _record(kind, slot, len(writers), alone, timed[kind], io_alone[kind], block, session)
+        for slot, kind in enumerate(writers)
+    ]
 
 
 def _record(
-    kind: str, slot: int, kinds: int, alone: list[float], rates: list[float], block: int, session: Session
+    kind: str,
+    slot: int,
+    kinds: int,
+    alone: list[float],
+    rates: list[float],
+    io_rates: list[float],
+    block: int,
+    session: Session,
 ) -> dict[str, Any]:
     """One writer set's record. Its i-th block ran between the alone blocks ``i * kinds + slot`` and the next."""
     beside = [(alone[i * kinds + slot] + alone[i * kinds + slot + 1]) / 2 for i in range(len(rates))]
@@ -160,11 +183,14 @@ def _record(
         "writes": WRITERS[kind],
         "model": session.model.config.name,
         "device": str(session.device),
+        "device_name": device_name(session.device),
+        "host_cpu": device_name(torch.device("cpu")),
         "dtype": str(session.options.dtype or "float32").replace("torch.", ""),
         "pairs": len(rates),
         "block_frames": block,
         "alone_fps": statistics.median(alone),
         "end_to_end_fps": statistics.median(rates),
+        "io_alone_fps": statistics.median(io_rates),
         "ratio_median": statistics.median(ratios),
         "ratio_q1": ratios[len(ratios) // 4],
         "ratio_q3": ratios[(3 * len(ratios)) // 4],
@@ -178,12 +204,13 @@ def end_to_end_table(records: list[dict[str, Any]]) -> str:
     """Markdown table of :func:`run_end_to_end`'s records."""
     lines = [
         "| writers | what is written | alone fps | end-to-end fps | share of alone (median) | quartiles | "
-        "share of summed times |",
-        "| --- | --- | ---: | ---: | ---: | --- | ---: |",
+        "share of summed times | I/O alone fps |",
+        "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for r in records:
         lines.append(
             f"| {r['writers']} | {r['writes']} | {r['alone_fps']:.2f} | {r['end_to_end_fps']:.2f} | "
-            f"{r['ratio_median']:.1%} | {r['ratio_q1']:.1%}–{r['ratio_q3']:.1%} | {r['ratio_of_sums']:.1%} |"
+            f"{r['ratio_median']:.1%} | {r['ratio_q1']:.1%}–{r['ratio_q3']:.1%} | {r['ratio_of_sums']:.1%} | "
+            f"{r['io_alone_fps']:.1f} |"
         )
     return "\n".join(lines)

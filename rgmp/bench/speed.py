@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import platform
 import statistics
 import time
 from collections.abc import Iterable, Sequence
@@ -26,7 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import PeakMemory, peak_gflops, synchronize
+from rgmp.bench.machine import PeakMemory, device_name, peak_gflops, synchronize
 from rgmp.bench.tables import markdown_table
 from rgmp.config import PRESETS, ModelConfig
 from rgmp.device import DTYPES, parse_dtype
@@ -481,22 +480,6 @@ def run_cases(
             )
         )
     return records
-
-
-def device_name(device: torch.device) -> str:
-    """Human name of a device: the GPU's name, or the CPU model."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "cpu":
-        try:
-            with open("/proc/cpuinfo") as fh:
-                for line in fh:
-                    if line.startswith("model name"):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or "cpu"
-    return device.type
 
 
 # ----------------------------------------------------------------------------------------------------------------
