@@ -203,8 +203,8 @@ def _record(
 def end_to_end_table(records: list[dict[str, Any]]) -> str:
     """Markdown table of :func:`run_end_to_end`'s records."""
     lines = [
-        "| writers | what is written | alone fps | end-to-end fps | share of alone (median) | quartiles | "
-        "share of summed times | I/O alone fps |",
+        "| writers | what is written | network alone fps | end-to-end fps | share of network alone (median) | "
+        "quartiles | share of summed times | I/O alone fps |",
         "| --- | --- | ---: | ---: | ---: | --- | ---: | ---: |",
     ]
     for r in records:
