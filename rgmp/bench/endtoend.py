@@ -86,7 +86,7 @@ def run_end_to_end(
         video: the clip; frames are decoded from it in the blocks with I/O.
         mask: (H, W) label map of its first frame.
         writers: keys of :data:`WRITERS`, timed in turn (block alone, block with writer 1, block alone, ...).
-        pairs: blocks with I/O per writer set.
+        pairs: blocks with I/O per writer set, and as many blocks of its I/O alone.
         block: frames per block.
         warmup: untimed frames first.
         progress: called with a line after each pair of blocks, and once after the blocks of the I/O alone.
