@@ -301,18 +301,35 @@ def test_refuses_zero_frame_video(tmp_path: Path) -> None:
         list(iter_video(path))
 
 
-def test_refuses_truncated_video(tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["cut.mp4", "cut.avi"])
+def test_refuses_truncated_video(tmp_path: Path, name: str) -> None:
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(30)]
-    path = tmp_path / "full.mp4"
-    with VideoWriter(path, fps=10, crf=10) as w:
-        for f in noise:
-            w.write(f)
-    cut = tmp_path / "cut.mp4"
-    data = path.read_bytes()
-    cut.write_bytes(data[: len(data) // 2])  # moov is at the front (+faststart), samples cut off
+    full = tmp_path / f"full{Path(name).suffix}"
+    if full.suffix == ".mp4":  # H.264, decoded on several threads; moov at the front (+faststart)
+        with VideoWriter(full, fps=10, crf=10) as w:
+            for f in noise:
+                w.write(f)
+    else:  # MPEG-4 part 2 in AVI: no decoder error on a short packet, only the demuxer's corrupt flag
+        write_raw(full, noise, "mpeg4")
+    data = full.read_bytes()
+    (tmp_path / name).write_bytes(data[: len(data) // 2])  # samples cut off
     with pytest.raises(VideoError, match="corrupt"):
-        list(iter_video(cut))
+        list(iter_video(tmp_path / name))
+
+
+def test_threaded_decoding_keeps_every_frame_in_order(tmp_path: Path) -> None:
+    """H.264 is decoded several frames at once: the frames are those a one-thread decoder gives, in order."""
+    rng = np.random.default_rng(1)
+    noise = [rng.integers(0, 256, (H, W, 3), dtype=np.uint8) for _ in range(24)]
+    path = write_raw(tmp_path / "noise.mp4", noise, "libx264")
+    with av.open(str(path)) as c:
+        c.streams.video[0].thread_count = 1
+        expected = [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+    decoded = list(iter_video(path))
+    assert len(decoded) == len(expected) == 24
+    for got, want in zip(decoded, expected, strict=True):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_iter_video_is_lazy_and_checks_eagerly(tmp_path: Path) -> None:

@@ -63,6 +63,10 @@ _WRITER_FORMATS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", 
 _FASTSTART_FORMATS = {"mp4", "mov"}
 _STILL_IMAGE_EXTENSIONS = FRAME_EXTENSIONS + (".tif", ".tiff")
 _DEFAULT_FPS = 25.0
+# Decoded with frame threading (several frames at once, one per core): H.264 and HEVC. On these, truncated
+# files (caught by the demuxer's corrupt flag, for every codec) and damaged packets (the decoder raises) are
+# refused as with slice threading; VP8/VP9 with frame threading concealed damage that slice threading raised on.
+_FRAME_THREADED_CODECS = frozenset({"h264", "hevc"})
 
 
 class VideoError(ValueError):
@@ -238,23 +242,21 @@ def _decode_frames(p: Path, max_frames: int | None) -> Iterator[np.ndarray]:
         return
     with _open_video(p) as container:
         stream = container.streams.video[0]
-        # PyAV's default (slice) threading. Frame threading ("AUTO") is faster but
-        # silently drops decoding errors: a truncated file would just end early.
-        frames = container.decode(stream)
+        if stream.codec_context.name in _FRAME_THREADED_CODECS:
+            stream.thread_type = "AUTO"
         count = 0
-        while True:
-            try:
-                frame = next(frames, None)
-            except av.error.FFmpegError as exc:
-                where = "first frame" if count == 0 else f"frame {count}"
-                raise VideoError(f"{p.name} is corrupt: decoding failed at {where} ({_one_line(exc)})") from None
-            if frame is None:
-                break
-            rgb = frame.to_ndarray(format="rgb24")
-            yield apply_rotation(rgb, frame.rotation)
-            count += 1
-            if max_frames is not None and count >= max_frames:
-                return
+        try:
+            for packet in container.demux(stream):
+                if packet.is_corrupt:  # the demuxer's short read: a truncated file
+                    raise VideoError(f"{p.name} is corrupt: cut short after {count} frames (incomplete data)")
+                for frame in packet.decode():
+                    yield apply_rotation(frame.to_ndarray(format="rgb24"), frame.rotation)
+                    count += 1
+                    if max_frames is not None and count >= max_frames:
+                        return
+        except av.error.FFmpegError as exc:
+            where = "first frame" if count == 0 else f"frame {count}"
+            raise VideoError(f"{p.name} is corrupt: decoding failed at {where} ({_one_line(exc)})") from None
     if count == 0:
         raise VideoError(f"{p.name} has zero decodable frames")
 
