@@ -188,3 +188,21 @@ def test_online_learning_adapts_a_copy_for_the_clip(model):
         assert torch.equal(value, before[key])
     with pytest.raises(SessionError, match="online"):
         SessionOptions(online_steps=-1)
+
+
+def test_flip_averaging_is_mirror_symmetric(model):
+    """With the mirrored view averaged in, segmenting the mirrored clip gives the mirrored result (64×96 frames
+    need no padding, so mirroring commutes with the canvas); without it the network alone is not symmetric."""
+    frames, mask = clip(4, height=64, width=96)
+    mirrored = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
+    mirrored_mask = np.ascontiguousarray(mask[:, ::-1])
+    for flip in (True, False):
+        session = Session(model, "cpu", SessionOptions(flip=flip))
+        a = list(session.propagate(frames, mask))[-1].probs
+        b = list(session.propagate(mirrored, mirrored_mask))[-1].probs
+        gap = np.abs(a - b[..., ::-1]).max()
+        assert (gap < 1e-5) if flip else (gap > 1e-3), (flip, gap)
+    assert session.reference_encodings == 2
+    assert Session(model, "cpu", SessionOptions(flip=True, scales=(0.5, 1.0))).views == [
+        (0.5, False), (0.5, True), (1.0, False), (1.0, True)
+    ]  # fmt: skip

@@ -20,10 +20,10 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader, Dataset, Sampler
 from tqdm import tqdm
 
-from rgmp.config import PRESETS
+from rgmp.config import LITE_ENCODERS, PRESETS
 from rgmp.device import pick_device
 from rgmp.model import RGMP, build_model
-from rgmp.weights import WeightsError, load_lite0_imagenet, load_model, read_weights_file, save_checkpoint
+from rgmp.weights import WeightsError, load_lite_imagenet, load_model, read_weights_file, save_checkpoint
 from train.config import TrainConfig
 from train.datasets import DatasetError, DatasetSpec, static_entries, video_entries
 from train.memory import add_memory, recursions, train_memory_only
@@ -113,11 +113,21 @@ def build_generator(config: TrainConfig) -> PairGenerator | ClipGenerator:
         if config.stage == "pretrain":
             images = [row for spec in specs for row in static_entries(spec, config.exclude)]
             salient = [row for s in config.salient for row in static_entries(DatasetSpec.parse(s), config.exclude)]
-            return PairGenerator(images, salient, PairOptions(size=config.size, strategy2=config.strategy2))
+            options = PairOptions(size=config.size, strategy2=config.strategy2, flip=config.flip)
+            return PairGenerator(images, salient, options)
         videos = [clip for spec in specs for clip in video_entries(spec, config.exclude)]
     except DatasetError as err:
         raise TrainError(str(err)) from None
-    options = ClipOptions(size=config.size, length=config.clip_length, max_skip=config.max_skip)
+    options = ClipOptions(
+        size=config.size,
+        length=config.clip_length,
+        max_skip=config.max_skip,
+        scale=config.zoom,
+        flip=config.flip,
+        reverse=config.reverse,
+        occluder=config.occluder,
+        simulated=config.simulated,
+    )
     return ClipGenerator(videos, options)
 
 
@@ -171,11 +181,16 @@ def initial_model(config: TrainConfig) -> tuple[RGMP, dict[str, Any]]:
         raise TrainError("the memory stage starts from a trained model: give --init <stage-2 final.pt>")
     if config.model not in PRESETS:
         raise TrainError(f"unknown model {config.model!r}; choose one of {', '.join(PRESETS)}")
+    preset = PRESETS[config.model]
+    if config.encoder is not None:
+        if preset.family != "lite" or config.encoder not in LITE_ENCODERS:
+            raise TrainError(f"--encoder {config.encoder!r}: the lite model takes one of {', '.join(LITE_ENCODERS)}")
+        preset = replace(preset, encoder=config.encoder)
     torch.manual_seed(config.seed)
-    model = build_model(PRESETS[config.model])
+    model = build_model(preset)
     if config.encoder_init == "imagenet":
-        if model.config.encoder == "efficientnet_lite0":
-            load_lite0_imagenet(model)
+        if model.config.family == "lite":
+            load_lite_imagenet(model)
         elif config.resnet50_weights:
             state = {
                 k: v
@@ -191,6 +206,16 @@ def initial_model(config: TrainConfig) -> tuple[RGMP, dict[str, Any]]:
                 "the paper model's ImageNet encoder needs --resnet50-weights PATH (or --encoder-init none)"
             )
     return model, {"init": f"fresh ({config.encoder_init} encoder)"}
+
+
+def make_ema(model: RGMP, decay: float) -> torch.optim.swa_utils.AveragedModel | None:
+    """An exponential moving average of the weights (buffers copied), or None when ``decay`` is 0."""
+    if decay <= 0:
+        return None
+    if decay >= 1:
+        raise TrainError(f"--ema must be in [0, 1), got {decay}")
+    multi_avg_fn = torch.optim.swa_utils.get_ema_multi_avg_fn(decay)
+    return torch.optim.swa_utils.AveragedModel(model, multi_avg_fn=multi_avg_fn, use_buffers=True)
 
 
 def checkpoint_extra(
@@ -337,7 +362,10 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     if ddp.main:
         config.write(out)
     model = model.to(ddp.device).train()
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last)
     memory_stage = config.stage == "memory"
+    ema = make_ema(model, config.ema)
 
     def wrap(at_step: int) -> torch.nn.Module:
         """The unrolled network for this phase (DDP registers only the weights that train in it)."""
@@ -355,11 +383,17 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     params = list(model.parameters())  # frozen ones get no gradient, and Adam leaves them alone
     optimizer = torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
     use_amp = config.amp and ddp.device.type == "cuda"
+    autocast_dtype = torch.float16 if use_amp else torch.bfloat16
+    use_autocast = use_amp or (config.cpu_bf16 and ddp.device.type == "cpu")
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     step, elapsed_before = 0, 0.0
     if state is not None:
         optimizer.load_state_dict(state["optimizer"])
         scaler.load_state_dict(state["scaler"])
+        if ema is not None:
+            if "ema_state_dict" not in state:
+                raise TrainError(f"{last} holds no weight average: resume without changing --ema")
+            ema.load_state_dict(state["ema_state_dict"])
         step, elapsed_before = int(state["step"]), float(state.get("elapsed_s", 0.0))
     meta_extra = {
         "world_size": ddp.world_size,
@@ -378,9 +412,10 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
     def save(at_step: int) -> None:
         if ddp.main:
             metadata = run_metadata(config, at_step, elapsed(), meta_extra)
-            save_checkpoint(
-                last, model, metadata, extra=checkpoint_extra(config, at_step, optimizer, scaler, elapsed())
-            )
+            extra = checkpoint_extra(config, at_step, optimizer, scaler, elapsed())
+            if ema is not None:
+                extra["ema_state_dict"] = {k: v.detach().cpu() for k, v in ema.state_dict().items()}
+            save_checkpoint(last, model, metadata, extra=extra)
 
     bar = tqdm(
         total=config.steps, initial=step, desc=config.stage, unit="step", disable=not ddp.main, dynamic_ncols=True
@@ -390,7 +425,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
         with _StopFlag() as stop:
             while step < config.steps:
                 batch = {k: v.to(ddp.device, non_blocking=True) for k, v in next(batches).items()}
-                with torch.autocast(ddp.device.type, dtype=torch.float16, enabled=use_amp):
+                with torch.autocast(ddp.device.type, dtype=autocast_dtype, enabled=use_autocast):
                     logits = unrolled(
                         batch["reference"],
                         batch["reference_mask"],
@@ -418,6 +453,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                     torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
                 scaler.step(optimizer)
                 scaler.update()
+                if ema is not None:
+                    ema.update_parameters(model)
                 step += 1
                 if memory_stage and step == config.memory_freeze_steps:
                     unrolled = wrap(step)  # the curriculum's second phase: everything trains
@@ -431,7 +468,7 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
                     writer.add_image("samples", sample_grid(batch, logits.detach()), step)
                 finishing = step == config.steps or time_up
                 if config.val and (step % config.val_every == 0 or finishing):
-                    _validate_all_ranks(model, config, ddp, step, log, writer)
+                    _validate_all_ranks(model if ema is None else ema.module, config, ddp, step, log, writer)
                 if step % config.save_every == 0 or finishing or stop_now:
                     save(step)
                     last_saved = step
@@ -450,7 +487,8 @@ def train(config: TrainConfig, *, resume: bool = False) -> Path:
             log.close()
     final = out / "final.pt"
     if ddp.main:
-        save_checkpoint(final, model, run_metadata(config, step, elapsed(), meta_extra))
+        weights = model if ema is None else ema.module
+        save_checkpoint(final, weights, run_metadata(config, step, elapsed(), meta_extra))
     if ddp.enabled:
         dist.barrier()
     return final

@@ -57,6 +57,8 @@ class SessionOptions:
         online_steps: paper §4.3 online learning: before propagating, fine-tune a copy of the network for this
             many Adam steps on Strategy-1 pairs made from the annotated frame (1000 in the paper; 0 = off).
         online_lr: learning rate of the online learning (1e-7 in the paper).
+        flip: also run every pass on the mirrored frame (with the mirrored reference and guidance) and average
+            the two probabilities, as the scales are averaged: twice the passes.
         cuda_graphs: on a CUDA device, record each network pass of a clip in a CUDA graph on its first target
             frame and replay it on the others (paper model, bf16, 480p, H100: 5.6 → 2.2 ms a pass, since launching
             the short kernels one by one costs more than running them). Models with the visual memory run as
@@ -74,6 +76,7 @@ class SessionOptions:
     pass_batch: int | None = None
     online_steps: int = 0
     online_lr: float = 1e-7
+    flip: bool = False
     cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
@@ -106,6 +109,10 @@ class FrameResult:
     object_ids: list[int]
 
 
+View = tuple[float, bool]
+"""One way of looking at a frame: (scale, mirrored). Their probabilities are averaged."""
+
+
 @dataclass
 class _ClipState:
     """What the session keeps between frames: the cached reference and the last soft output."""
@@ -115,14 +122,14 @@ class _ClipState:
     object_ids: list[int]
     canvas: Canvas
     source_size: tuple[int, int]
-    reference: dict[float, Tensor] = field(default_factory=dict)
-    """Reference r5 per scale, (B, C5, h/32, w/32), one entry per network pass."""
+    reference: dict[View, Tensor] = field(default_factory=dict)
+    """Reference r5 per view (scale, mirrored), (B, C5, h/32, w/32), one entry per network pass."""
     guidance: Tensor | None = None
     """(B, padded_h, padded_w): the mask each pass sees on the next frame."""
-    memory: dict[float, Tensor | None] = field(default_factory=dict)
-    """Visual-memory state per scale (models with ``config.memory``); absent before the first target frame."""
-    graphs: dict[tuple[float, int], GraphedPass] = field(default_factory=dict)
-    """Recorded network passes per (scale, first pass of the chunk), with ``SessionOptions.cuda_graphs``."""
+    memory: dict[View, Tensor | None] = field(default_factory=dict)
+    """Visual-memory state per view (models with ``config.memory``); absent before the first target frame."""
+    graphs: dict[tuple[View, int], GraphedPass] = field(default_factory=dict)
+    """Recorded network passes per (view, first pass of the chunk), with ``SessionOptions.cuda_graphs``."""
 
 
 def object_ids_of(mask: np.ndarray) -> list[int]:
@@ -155,6 +162,9 @@ class Session:
         """The network as given (what online learning starts from); ``network`` is what runs."""
         self.network = _inference_network(self.model, self.options)
         self.scales = self.options.scales or model.config.default_scales
+        self.views: list[View] = [
+            (s, mirrored) for s in self.scales for mirrored in (False, True)[: 1 + self.options.flip]
+        ]
         self.pass_batch = self.options.pass_batch or (1 if self.device.type == "cpu" else MAX_OBJECTS + 1)
         self.uses_graphs = self.options.cuda_graphs and self.device.type == "cuda" and not model.config.memory
         """Whether network passes are replayed from CUDA graphs (see :class:`SessionOptions`)."""
@@ -219,12 +229,15 @@ class Session:
         masks = canvas.pad(pass_masks(self.options.merge, objects))  # (B, padded_h, padded_w)
         image = self._to_canvas(frame, canvas)
         with self._autocast():
-            for scale in self.scales:
-                size = canvas.scaled_size(scale, self.model.config.pad_mode)
-                scaled_image, scaled_masks = resize(image, size), resize(masks[:, None], size)
+            for view in self.views:
+                size = canvas.scaled_size(view[0], self.model.config.pad_mode)
+                scaled_image, scaled_masks = (
+                    _mirror(resize(image, size), view),
+                    _mirror(resize(masks[:, None], size), view),
+                )
                 r5 = torch.cat([state.model.encode_reference(scaled_image, chunk)
                                 for chunk in scaled_masks.split(self.pass_batch)])  # fmt: skip
-                state.reference[scale] = torch.zeros_like(r5) if self.options.no_reference else r5
+                state.reference[view] = torch.zeros_like(r5) if self.options.no_reference else r5
                 self.reference_encodings += 1
         state.guidance = masks
         return state
@@ -248,16 +261,17 @@ class Session:
         guidance = torch.zeros_like(state.guidance) if self.options.no_previous else state.guidance
         full = (canvas.padded_height, canvas.padded_width)
         outputs = torch.zeros_like(state.guidance)
-        for scale in self.scales:
-            size = canvas.scaled_size(scale, self.model.config.pad_mode)
+        for view in self.views:
+            size = canvas.scaled_size(view[0], self.model.config.pad_mode)
+            frame_view, masks_view = _mirror(resize(image, size), view), _mirror(resize(guidance[:, None], size), view)
             with self._autocast():
-                logits = self._passes(state, scale, resize(image, size), resize(guidance[:, None], size))
-            outputs += resize(torch.softmax(logits.float(), dim=1)[:, 1:], full)[:, 0]
-        distribution, state.guidance = merge(self.options.merge, outputs / len(self.scales))
+                logits = self._passes(state, view, frame_view, masks_view)
+            outputs += resize(_mirror(torch.softmax(logits.float(), dim=1)[:, 1:], view), full)[:, 0]
+        distribution, state.guidance = merge(self.options.merge, outputs / len(self.views))
         return distribution
 
-    def _passes(self, state: _ClipState, scale: float, frame: Tensor, masks: Tensor) -> Tensor:
-        """The B network passes of one frame at one scale, ``pass_batch`` at a time.
+    def _passes(self, state: _ClipState, view: View, frame: Tensor, masks: Tensor) -> Tensor:
+        """The B network passes of one frame in one view, ``pass_batch`` at a time.
 
         Args:
             frame: (1, 3, h, w) scaled target frame; masks: (B, 1, h, w) scaled guidance.
@@ -265,19 +279,19 @@ class Session:
         Returns:
             Logits (B, 2, h, w).
         """
-        model, reference = state.model, state.reference[scale]
+        model, reference = state.model, state.reference[view]
         chunks = [slice(i, i + self.pass_batch) for i in range(0, masks.shape[0], self.pass_batch)]
         if self.uses_graphs:  # torch.cat copies each graph's output before its next replay overwrites it
-            return torch.cat([self._graphed(state, (scale, c.start), frame, masks[c], reference[c]) for c in chunks])
+            return torch.cat([self._graphed(state, (view, c.start), frame, masks[c], reference[c]) for c in chunks])
         if not model.config.memory:
             return torch.cat([model(frame, masks[c], reference[c]) for c in chunks])
         # The visual memory carries a hidden state (B, width, h/32, w/32) across frames.
-        hidden = state.memory.get(scale)
+        hidden = state.memory.get(view)
         steps = [model.step(frame, masks[c], reference[c], None if hidden is None else hidden[c]) for c in chunks]
-        state.memory[scale] = torch.cat([h for _, h in steps])
+        state.memory[view] = torch.cat([h for _, h in steps])
         return torch.cat([logits for logits, _ in steps])
 
-    def _graphed(self, state: _ClipState, key: tuple[float, int], frame: Tensor, masks: Tensor, reference: Tensor):
+    def _graphed(self, state: _ClipState, key: tuple[View, int], frame: Tensor, masks: Tensor, reference: Tensor):
         """One chunk of passes replayed from its CUDA graph, recorded on first use; all the clip's graphs share
         one memory pool, since they run one after another."""
         graphed = state.graphs.get(key)
@@ -306,6 +320,11 @@ class Session:
             slots = probs.argmax(axis=0)
         ids = np.array([0, *state.object_ids], dtype=np.uint8)
         return FrameResult(index, probs, ids[slots], list(state.object_ids))
+
+
+def _mirror(x: Tensor, view: View) -> Tensor:
+    """``x`` (..., H, W) flipped left-right in a mirrored view, unchanged otherwise (flipping is its own inverse)."""
+    return x.flip(-1) if view[1] else x
 
 
 def _inference_network(model: RGMP, options: SessionOptions) -> RGMP:
