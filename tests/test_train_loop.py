@@ -22,9 +22,12 @@ from rgmp.weights import load_model, read_weights_file
 from train.__main__ import main
 from train.config import TrainConfig, default_config
 from train.datasets import DatasetSpec, static_entries
-from train.loop import EXIT_INTERRUPTED, TrainError, collate, initial_model, train
+from train.errors import NonFiniteLoss, TrainError
+from train.loader import collate
+from train.loop import EXIT_INTERRUPTED, train
 from train.recurrence import Unrolled, clip_loss
 from train.samples import PairGenerator, PairOptions
+from train.state import initial_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +166,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(davis: Path, t
         return loss * float("nan") if calls["n"] == 3 else loss
 
     monkeypatch.setattr(loop_module, "clip_loss", exploding)
-    with pytest.raises(TrainError, match="non-finite loss at step 3.*last.pt \\(step 2\\)"):
+    with pytest.raises(NonFiniteLoss, match="non-finite loss at step 3.*last.pt \\(step 2\\)"):
         train(tiny_config(davis, tmp_path / "run", steps=5))
     assert read_weights_file(tmp_path / "run" / "last.pt")["step"] == 2
     assert not (tmp_path / "run" / "final.pt").exists()

@@ -17,7 +17,8 @@ from pathlib import Path
 from rgmp.weights import WeightsError, load_model, read_weights_file, save_checkpoint
 from train.config import add_config_arguments, config_from_args, default_config
 from train.datasets import DatasetError
-from train.loop import EXIT_NON_FINITE, TrainError, train
+from train.errors import NonFiniteLoss, TrainError
+from train.loop import EXIT_NON_FINITE, train
 
 EXIT_BAD_INPUT = 2
 
@@ -87,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         final = train(config, resume=args.resume)
+    except NonFiniteLoss as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_NON_FINITE
     except (TrainError, WeightsError, DatasetError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_NON_FINITE if str(err).startswith("non-finite loss") else EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if os.environ.get("RANK", "0") == "0":
         print(f"done: {final}")
     return 0
