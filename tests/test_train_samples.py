@@ -173,3 +173,16 @@ def test_simulated_clips_move_one_object(tmp_path: Path) -> None:
         visible = [t for t in range(3) if (s.labels[t] == 1).sum() > 20]
         assert visible, "the simulated object left every target"
         assert all(_dominant_channel(s.frames[t], s.labels[t] == 1) == colour for t in visible)
+
+
+def test_a_distractor_is_a_copy_of_the_object_labelled_background(tmp_path: Path) -> None:
+    plain, distracted = _clip_generator(tmp_path, distractor=1e-12), _clip_generator(tmp_path, distractor=1.0)
+    copies = 0
+    for seed in range(10):
+        a, b = plain(np.random.default_rng(seed)), distracted(np.random.default_rng(seed))
+        assert not ((b.labels == 1) & (a.labels != 1)).any()  # never adds object pixels
+        changed = np.abs(a.frames - b.frames).sum(axis=1) > 0.1  # (N, H, W): where the copy was pasted
+        if changed.any():
+            colour = _dominant_channel(a.reference, a.reference_mask[0] > 0)
+            copies += _dominant_channel(b.frames[0], changed[0] & (b.labels[0] == 0)) == colour
+    assert copies >= 5, "the pasted copies do not look like the tracked object"

@@ -50,6 +50,8 @@ class TrainConfig:
         occluder: stage 2: probability that an object cut from another clip crosses the targets in front.
         simulated: stage 2: probability of a clip simulated from one annotated frame (the object moves
             between two random poses over a frame of another clip) instead of a real clip.
+        distractor: stage 2: probability that a copy of the tracked object sits elsewhere in the targets, as
+            background (only the previous mask tells them apart).
         strategy2: stage 1: probability of Strategy 2.
         lr: Adam learning rate (fixed; 1e-5 in the paper).
         weight_decay: Adam weight decay.
@@ -97,6 +99,7 @@ class TrainConfig:
     reverse: float = 0.0
     occluder: float = 0.0
     simulated: float = 0.0
+    distractor: float = 0.0
     strategy2: float = 0.5
     lr: float = 1e-5
     weight_decay: float = 0.0

@@ -3,6 +3,7 @@ samples it would have seen, and the ranks of a distributed run never share one."
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 
 import numpy as np
@@ -85,6 +86,7 @@ def build_generator(config: TrainConfig) -> PairGenerator | ClipGenerator:
         reverse=config.reverse,
         occluder=config.occluder,
         simulated=config.simulated,
+        distractor=config.distractor,
     )
     return ClipGenerator(videos, options)
 
@@ -99,5 +101,13 @@ def make_loader(
         num_workers=config.workers,
         collate_fn=collate,
         pin_memory=ddp.device.type == "cuda",
+        worker_init_fn=_ignore_stop_signals,
     )
     return iter(loader)
+
+
+def _ignore_stop_signals(worker_id: int) -> None:
+    """Loader workers leave Ctrl-C and SIGTERM to the main process, which saves a checkpoint and then ends them
+    (a signal sent to the whole process group would otherwise kill a worker first and crash the run)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)

@@ -304,6 +304,8 @@ class ClipOptions:
         simulated: probability of a clip simulated from one annotated frame instead of a real one: the object
             (cut out and pasted on a frame of another clip, or with its own frame) moves from one random pose to
             another over the N targets, so the motion can be much faster than in the videos.
+        distractor: probability that a copy of the tracked object, cut from the frame before the first target,
+            sits elsewhere in every target (background): only the previous mask tells the two apart.
     """
 
     size: tuple[int, int] = (256, 512)
@@ -321,6 +323,7 @@ class ClipOptions:
     reverse: float = 0.0
     occluder: float = 0.0
     simulated: float = 0.0
+    distractor: float = 0.0
 
 
 def clip_indices(num_frames: int, length: int, max_skip: int, rng: np.random.Generator) -> list[int]:
@@ -382,6 +385,8 @@ class ClipGenerator:
             if drawn is None:
                 continue
             reference, reference_mask, frames, labels = drawn
+            if _chance(rng, o.distractor):
+                frames, labels = self._distract(frames, labels, rng)
             if _chance(rng, o.occluder):
                 frames, labels = self._occlude(frames, labels, rng)
             if _chance(rng, o.flip):
@@ -504,6 +509,35 @@ class ClipGenerator:
         choices = [v for v in self.videos if v is not avoid] or self.videos
         video = choices[int(rng.integers(len(choices)))]
         return video.frames[int(rng.integers(len(video.frames)))]
+
+    def _distract(self, frames: list[np.ndarray], labels: list[np.ndarray], rng: np.random.Generator):
+        """A copy of the tracked object (cut from the first frame, where the guidance comes from) drifts slowly
+        at another place of every frame; its pixels are background, and it hides the object where they meet."""
+        if (labels[0] == 1).sum() < self.options.min_pixels:
+            return frames, labels
+        patch, alpha = cut_out(frames[0], labels[0])
+        h, w = self.options.size
+        ys, xs = np.nonzero(labels[0] == 1)
+        scale = math.exp(rng.uniform(math.log(0.6), math.log(1.2)))
+        centre = (patch.shape[1] / 2, patch.shape[0] / 2)
+        # Away from the object: half a box to a box and a half along a random direction, kept in the crop.
+        direction = rng.uniform(0, 2 * math.pi)
+        reach = rng.uniform(0.5, 1.5) * np.array([xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]) * scale
+        start = np.array([xs.mean(), ys.mean()]) + reach * (math.cos(direction), math.sin(direction))
+        start = np.clip(start, 0, (w - 1, h - 1))
+        velocity = rng.uniform(-0.03, 0.03, size=2) * (w, h)
+        mirrored = rng.random() < 0.5
+        if mirrored:
+            patch, alpha = patch[:, ::-1].copy(), alpha[:, ::-1].copy()
+        out_frames, out_labels = [], []
+        for t, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+            matrix = similarity(centre, 0.0, scale, tuple(start + velocity * t))
+            frame, covered = paste(frame, patch, alpha, matrix)
+            label = label.copy()
+            label[covered] = 0
+            out_frames.append(frame)
+            out_labels.append(label)
+        return out_frames, out_labels
 
     def _occlude(self, frames: list[np.ndarray], labels: list[np.ndarray], rng: np.random.Generator):
         """An object of another clip crosses the targets in front of the tracked one (which it hides)."""
