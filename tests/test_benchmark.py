@@ -117,8 +117,8 @@ class CopyFirstMask:
     def propagate(self, frames, mask):
         labels = np.where(mask == 255, 0, mask).astype(np.uint8)
         ids = [int(i) for i in np.unique(labels) if i]
-        for index, _ in enumerate(frames):
-            yield FrameResult(index, np.zeros((len(ids) + 1, *mask.shape), np.float32), labels, ids)
+        for index, frame in enumerate(frames):
+            yield FrameResult(index, np.zeros((len(ids) + 1, *mask.shape), np.float32), labels, ids, frame)
 
 
 def j_copy(t):

@@ -206,3 +206,45 @@ def test_flip_averaging_is_mirror_symmetric(model):
     assert Session(model, "cpu", SessionOptions(flip=True, scales=(0.5, 1.0))).views == [
         (0.5, False), (0.5, True), (1.0, False), (1.0, True)
     ]  # fmt: skip
+
+
+def test_results_carry_their_frames(model):
+    frames, mask = clip(4)
+    for result in Session(model, "cpu").propagate(frames, mask):
+        assert np.array_equal(result.frame, frames[result.index])
+
+
+def test_backward_and_both_directions_from_a_later_frame(model):
+    """Backward from frame 3 is the forward pass over the reversed clip; "both" adds the forward pass after it,
+    and yields the annotated frame once."""
+    frames, _ = clip(7)
+    mask = np.zeros(frames[0].shape[:2], np.uint8)
+    mask[10:30, 19:39] = 1  # the square where it is at frame 3
+    session = Session(model, "cpu")
+    backward = list(session.propagate(frames, mask, start=3, direction="backward"))
+    assert [r.index for r in backward] == [3, 2, 1, 0]
+    reversed_clip = [frames[3], *(_jpeg(frames[i]) for i in (2, 1, 0))]
+    expected = list(session.propagate(reversed_clip, mask))
+    for got, want in zip(backward, expected, strict=True):
+        np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+        assert np.array_equal(got.frame, want.frame)
+    both = list(session.propagate(iter(frames), mask, start=3, direction="both"))
+    assert [r.index for r in both] == [3, 2, 1, 0, 4, 5, 6]
+    forward = list(session.propagate(frames, mask, start=3))
+    for got, want in zip(both[4:], forward[1:], strict=True):
+        np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+    with pytest.raises(SessionError, match="no frame 9"):
+        list(session.propagate(frames, mask, start=9, direction="backward"))
+    with pytest.raises(SessionError, match="direction"):
+        list(session.propagate(frames, mask, direction="sideways"))
+
+
+def _jpeg(frame: np.ndarray) -> np.ndarray:
+    """What the backward pass keeps of a frame before the annotated one."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
+    return np.asarray(Image.open(buffer).convert("RGB"))

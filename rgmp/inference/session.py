@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import io
+import itertools
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 from torch import Tensor, nn
 
 from rgmp.inference.geometry import Canvas, resize
@@ -23,6 +27,9 @@ from rgmp.inference.merge import MERGE_MODES, MergeMode, merge, pass_masks
 from rgmp.model import RGMP
 from rgmp.model.fold import fold_batchnorm
 
+Direction = Literal["forward", "backward", "both"]
+DIRECTIONS: tuple[str, ...] = ("forward", "backward", "both")
+"""Which way a clip is propagated from its annotated frame (see :meth:`Session.propagate`)."""
 MAX_OBJECTS = 254
 """Object ids 1..254 fit the DAVIS palette; 255 is the DAVIS 'void' label and is ignored in a reference mask."""
 VOID = 255
@@ -101,12 +108,15 @@ class FrameResult:
         probs: (K+1, H, W) float32 soft probabilities; channel 0 is background, channel k is ``object_ids[k-1]``.
         labels: (H, W) uint8 label map holding the object ids (0 = background).
         object_ids: the ids of the K objects, in channel order.
+        frame: (H, W, 3) uint8 RGB frame the result is for (for drawing; in a backward pass, the frames before
+            the annotated one come back through JPEG at quality 95).
     """
 
     index: int
     probs: np.ndarray
     labels: np.ndarray
     object_ids: list[int]
+    frame: np.ndarray
 
 
 View = tuple[float, bool]
@@ -173,27 +183,59 @@ class Session:
 
     # ----------------------------------------------------------------------------------------------------------
     def propagate(
-        self, frames: Iterable[np.ndarray] | str | Path, mask: np.ndarray, *, start: int = 0
+        self,
+        frames: Iterable[np.ndarray] | str | Path,
+        mask: np.ndarray,
+        *,
+        start: int = 0,
+        direction: Direction = "forward",
     ) -> Iterator[FrameResult]:
-        """Segment the clip from the annotated frame onwards, one result per frame, lazily.
+        """Segment the clip from the annotated frame, one result per frame, lazily.
 
         Args:
-            frames: (H, W, 3) uint8 RGB frames, or a video file / frame folder path (read lazily).
+            frames: (H, W, 3) uint8 RGB frames, or a video file / frame folder path (read lazily, once).
             mask: (H, W) integer label map of the annotated frame (0 = background, 255 = void/ignored).
-            start: index of the annotated frame in ``frames``; earlier frames are skipped.
+            start: index of the annotated frame in ``frames``.
+            direction: "forward": frames ``start``, ``start + 1``, ... to the last; "backward": frames ``start``,
+                ``start - 1``, ... 0 (the frames before ``start`` are read first and kept JPEG-compressed in
+                memory, about 80 kB a 480p frame); "both": the backward pass, then the forward one.
 
         Yields:
-            :class:`FrameResult` for frame ``start`` (the given mask itself) and every later frame.
+            :class:`FrameResult` in processing order: the annotated frame first (the given mask itself), then each
+            frame of the pass; with "both", indices ``start, start - 1, ..., 0, start + 1, ...``.
         """
+        if direction not in DIRECTIONS:
+            raise SessionError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
         frames = _frame_iterator(frames)
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise SessionError(f"the mask must be a 2-D label map, got shape {mask.shape}")
         object_ids = object_ids_of(mask)
-        state: _ClipState | None = None
+        if direction == "forward":
+            yield from self._pass(itertools.islice(enumerate(frames), start, None), mask, object_ids, start)
+            return
+        earlier: list[bytes] = []
+        annotated = None
         for index, frame in enumerate(frames):
-            if index < start:
-                continue
+            if index == start:
+                annotated = frame
+                break
+            earlier.append(_compress(frame))
+        if annotated is None:
+            raise SessionError(f"the clip has no frame {start}: nothing to segment")
+        backward = ((i, _decompress(earlier[i]) if i < start else annotated) for i in range(start, -1, -1))
+        yield from self._pass(backward, mask, object_ids, start)
+        if direction == "both":
+            forward = self._pass(itertools.chain([(start, annotated)], enumerate(frames, start + 1)), mask, object_ids)
+            next(forward)  # the annotated frame, already given
+            yield from forward
+
+    def _pass(
+        self, frames: Iterable[tuple[int, np.ndarray]], mask: np.ndarray, object_ids: list[int], start: int = 0
+    ) -> Iterator[FrameResult]:
+        """One pass over (index, frame) pairs, the first being the annotated frame."""
+        state: _ClipState | None = None
+        for index, frame in frames:
             frame = _check_frame(frame, mask.shape if state is None else state.source_size, index)
             with torch.inference_mode():
                 if state is None:
@@ -201,7 +243,7 @@ class Session:
                     distribution = self._reference_distribution(mask, object_ids)
                 else:
                     distribution = self._step(state, frame)
-                yield self._result(index, distribution, state)
+                yield self._result(index, frame, distribution, state)
         if state is None:
             raise SessionError(f"the clip has no frame {start}: nothing to segment")
 
@@ -308,7 +350,7 @@ class Session:
             labels[mask == object_id] = slot
         return F.one_hot(torch.from_numpy(labels), len(object_ids) + 1).permute(2, 0, 1).float()
 
-    def _result(self, index: int, distribution: Tensor, state: _ClipState) -> FrameResult:
+    def _result(self, index: int, frame: np.ndarray, distribution: Tensor, state: _ClipState) -> FrameResult:
         if distribution.shape[-2:] != state.source_size:  # a network output on the padded canvas
             distribution = state.canvas.crop(distribution)
             if distribution.shape[-2:] != state.source_size:
@@ -319,7 +361,7 @@ class Session:
         else:  # NumPy: 8x faster than torch's argmax over the leading dimension on a CPU
             slots = probs.argmax(axis=0)
         ids = np.array([0, *state.object_ids], dtype=np.uint8)
-        return FrameResult(index, probs, ids[slots], list(state.object_ids))
+        return FrameResult(index, probs, ids[slots], list(state.object_ids), frame)
 
 
 def _mirror(x: Tensor, view: View) -> Tensor:
@@ -360,6 +402,17 @@ def _check_frame(frame: np.ndarray, size: tuple[int, int], index: int) -> np.nda
     if not frame.flags.writeable or not frame.flags.c_contiguous:
         frame = np.array(frame, order="C")  # torch.from_numpy needs a writable, contiguous array
     return frame
+
+
+def _compress(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def _decompress(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def _frame_iterator(frames: Iterable[np.ndarray] | str | Path) -> Iterator[np.ndarray]:
