@@ -18,7 +18,14 @@ from demo.annotation import BRUSH_COLOURS, describe_objects
 from demo.callbacks import CLIP_OUTPUTS, RUN_OUTPUTS, DemoCallbacks
 from demo.example_clips import EXAMPLES_DIR, attribution, available_examples
 from demo.limits import Limits
-from demo.models import ModelCache, ModelLoader, load_weights, missing_weights_message, model_choices
+from demo.models import (
+    ModelCache,
+    ModelLoader,
+    default_model,
+    load_weights,
+    missing_weights_message,
+    model_choices,
+)
 from demo.workspace import remove_workspace
 from rgmp.device import pick_device
 
@@ -65,12 +72,14 @@ def build_demo(
         device = pick_device(os.environ.get("RGMP_DEVICE"))
     elif not isinstance(device, torch.device):
         device = pick_device(device)
+    first_model = default_model(device)
     callbacks = DemoCallbacks(
         models=ModelCache(model_loader or load_weights),
         device=device,
         limits=limits,
         work_root=work_root or default_work_root(),
         default_size=default_size,
+        default_model=first_model,
     )
     weights_problem = None if model_loader is not None else missing_weights_message()
     heavy = {"concurrency_id": f"rgmp-{device.type}", "concurrency_limit": limits.concurrency}
@@ -134,7 +143,7 @@ def build_demo(
 
         gr.Markdown("### 3 · Run")
         with gr.Row():
-            model = gr.Dropdown(model_choices(), value="starter", label="Model", scale=2)
+            model = gr.Dropdown(model_choices(first_model), value=first_model, label="Model", scale=2)
             scales = gr.Dropdown(SCALES, value="default", label="Scales", allow_custom_value=True, scale=1)
             size = gr.Dropdown(sizes, value=default_size, label="Processing size (short side)", scale=1, elem_id="size")
             overlay_style = gr.Radio(
@@ -183,6 +192,11 @@ def build_demo(
         with gr.Row():
             cutout = gr.Video(label="Cut-out", interactive=False, elem_id="cutout-video")
             masks = gr.File(label="Masks: DAVIS-palette PNGs (zip)", interactive=False, elem_id="masks-zip")
+            exports = gr.File(
+                label="Masks: COCO run-length encoding (coco.json) and alpha mattes (alpha/<object>/), zip",
+                interactive=False,
+                elem_id="exports-zip",
+            )
         with gr.Accordion("Example clips: sources and licences", open=False):
             gr.Markdown(attribution())
 
@@ -206,6 +220,7 @@ def build_demo(
             "overlay": overlay,
             "cutout": cutout,
             "masks": masks,
+            "exports": exports,
             "stream": stream,
         }
         clip_outputs = [named[name] for name in CLIP_OUTPUTS]

@@ -47,9 +47,10 @@ CLIP_OUTPUTS = (
     "overlay",
     "cutout",
     "masks",
+    "exports",
 )
 """Outputs of :meth:`DemoCallbacks.open_clip` and :meth:`DemoCallbacks.open_example`, in order."""
-RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks", "stream")
+RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks", "stream", "exports")
 """Outputs of :meth:`DemoCallbacks.run`, in order."""
 
 
@@ -99,6 +100,7 @@ class DemoCallbacks:
         limits: what is accepted.
         work_root: parent of the users' private folders.
         default_size: processing size (short side, px) of the API and of the page's default.
+        default_model: the model key used when none is chosen, and by the API (:func:`demo.models.default_model`).
         preview_interval: least time between two live-preview updates, in seconds.
     """
 
@@ -110,6 +112,7 @@ class DemoCallbacks:
         limits: Limits,
         work_root: Path,
         default_size: int | None = 480,
+        default_model: str = STARTER,
         preview_interval: float = 0.25,
     ):
         self.models = models
@@ -117,6 +120,7 @@ class DemoCallbacks:
         self.limits = limits
         self.work_root = work_root
         self.default_size = default_size
+        self.default_model = default_model
         self.preview_interval = preview_interval
 
     # ----------------------------------------------------------------------------------------------------------
@@ -264,7 +268,7 @@ class DemoCallbacks:
 
     def session(self, model_key: str | None, checkpoint: str | None, scales: str | None, size: int | None) -> Session:
         """A session with the chosen network (an uploaded checkpoint wins), scales and processing size."""
-        key = checkpoint or model_key or STARTER
+        key = checkpoint or model_key or self.default_model
         model = self.models.get(key)
         dtype = resolve_precision("auto", model.config.name, torch.device(self.device))
         options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None, dtype=dtype)
@@ -324,13 +328,14 @@ class DemoCallbacks:
                     segment = segments.add(item.preview) if segments and not item.backward else None
                     if segment is not None or time.monotonic() - shown >= self.preview_interval:
                         shown = time.monotonic()
-                        yield item.preview, progress_text(item), skip, skip, skip, _path(segment) or skip
+                        yield item.preview, progress_text(item), skip, skip, skip, _path(segment) or skip, skip
                 else:
                     segment = segments.flush() if segments else None
                     if segment is not None:
-                        yield skip, skip, skip, skip, skip, str(segment)
+                        yield skip, skip, skip, skip, skip, str(segment), skip
                     overlay, cutout, masks = _path(item.overlay), _path(item.cutout), _path(item.masks_zip)
-                    yield skip, self.result_text(item), overlay, cutout, masks, skip if segments else None
+                    stream = skip if segments else None
+                    yield skip, self.result_text(item), overlay, cutout, masks, stream, _path(item.exports)
 
     def result_text(self, result: RunResult) -> str:
         """The status line at the end of a run."""
@@ -369,7 +374,7 @@ class DemoCallbacks:
             labels = checked_labels(read_mask(mask), clip, "the mask")
             workspace = self.workspace(None)
             run = segment_clip(
-                self.session(STARTER, None, None, processing_size(self.default_size, clip)),
+                self.session(self.default_model, None, None, processing_size(self.default_size, clip)),
                 clip.path,
                 labels,
                 start=0,
@@ -388,8 +393,8 @@ class DemoCallbacks:
 
 
 def clip_outputs(**values: Any) -> tuple[Any, ...]:
-    """The values of :data:`CLIP_OUTPUTS` in order; the four result outputs default to None (cleared)."""
-    values = {"preview": None, "overlay": None, "cutout": None, "masks": None, **values}
+    """The values of :data:`CLIP_OUTPUTS` in order; the five result outputs default to None (cleared)."""
+    values = {"preview": None, "overlay": None, "cutout": None, "masks": None, "exports": None, **values}
     return tuple(values[name] for name in CLIP_OUTPUTS)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import torch
@@ -30,6 +31,22 @@ def pick_device(name: str | None = None) -> torch.device:
     if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def local_device(name: str | None = None) -> torch.device:
+    """:func:`pick_device` for one process of several: a bare "cuda" under torchrun becomes ``cuda:$LOCAL_RANK``,
+    so that each process of a machine takes its own GPU.
+
+    Raises:
+        ValueError: the device does not exist, or ``LOCAL_RANK`` names a GPU this machine lacks.
+    """
+    device = pick_device(name)
+    local = os.environ.get("LOCAL_RANK")
+    if device.type == "cuda" and device.index is None and local is not None:
+        if not local.isdigit() or int(local) >= torch.cuda.device_count():
+            raise ValueError(f"LOCAL_RANK={local} but this machine has {torch.cuda.device_count()} GPU(s)")
+        device = torch.device("cuda", int(local))
+    return device
 
 
 def parse_dtype(name: str) -> torch.dtype | None:

@@ -1,7 +1,8 @@
 """Loading and saving weights: the authors' released ``weights.pth`` and the project's own checkpoints.
 
-Nothing is ever downloaded. Foreign key names are translated by one pure function per source
-(:func:`official_key`, :func:`lite_imagenet_key`), and every load is strict: a mismatch raises
+Nothing here downloads: ``python -m rgmp weights download`` (:mod:`rgmp.download`) puts the authors' file into
+:func:`download_dir`, where :func:`default_weights` looks first. Foreign key names are translated by one pure
+function per source (:func:`official_key`, :func:`lite_imagenet_key`), and every load is strict: a mismatch raises
 :class:`WeightsError` naming the missing and unexpected keys.
 """
 
@@ -13,6 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import torch
 
 from rgmp.config import PAPER, ModelConfig
@@ -31,10 +33,16 @@ class WeightsError(ValueError):
     """A weights file is missing, unreadable or does not fit the model."""
 
 
+def download_dir() -> Path:
+    """Where downloaded weights go: ``$RGMP_WEIGHTS_DIR`` when set, else the user's cache folder (``~/.cache/rgmp``
+    on Linux, ``$XDG_CACHE_HOME/rgmp`` when that is set; platformdirs' ``user_cache_dir`` elsewhere)."""
+    folder = os.environ.get("RGMP_WEIGHTS_DIR")
+    return Path(folder) if folder else Path(platformdirs.user_cache_dir("rgmp", appauthor=False))
+
+
 def weights_dirs() -> list[Path]:
-    """Folders searched for weights when no path is given: ``$RGMP_WEIGHTS_DIR`` (if set), then the package's."""
-    dirs = [Path(os.environ["RGMP_WEIGHTS_DIR"])] if os.environ.get("RGMP_WEIGHTS_DIR") else []
-    return dirs + [PACKAGE_WEIGHTS]
+    """Folders searched for weights when no path is given: :func:`download_dir`, then the package's."""
+    return [download_dir(), PACKAGE_WEIGHTS]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -260,10 +268,30 @@ def default_weights(model: str) -> Path:
     searched = ", ".join(str(d) for d in weights_dirs())
     if model == "paper":
         raise WeightsError(
-            f"no weights for the paper model: put the authors' {OFFICIAL_FILENAME} ({OFFICIAL_SOURCE}) in one of "
-            f"[{searched}] (or set RGMP_WEIGHTS_DIR), or pass --weights PATH"
+            f"no weights for the paper model: run `python -m rgmp weights download paper`, or put the authors' "
+            f"{OFFICIAL_FILENAME} ({OFFICIAL_SOURCE}) in one of [{searched}] (or set RGMP_WEIGHTS_DIR), or pass "
+            "--weights PATH"
         )
     raise WeightsError(
         f"no starter weights found in [{searched}]: reinstall the package from the repository (they ship as "
         f"rgmp/weights/{STARTER_WEIGHTS.name}), train your own with `python -m train`, or pass --weights PATH"
     )
+
+
+def describe_installed() -> str:
+    """What ``python -m rgmp weights list`` prints: each model's default weights, then every weights file of the
+    searched folders with its size."""
+    lines = []
+    for model in ("lite", "paper"):
+        try:
+            lines.append(f"{model}: {default_weights(model)}")
+        except WeightsError:
+            hint = "python -m rgmp weights download paper" if model == "paper" else "reinstall the package"
+            lines.append(f"{model}: not installed ({hint})")
+    lines.append("searched, in this order:")
+    for folder in weights_dirs():
+        role = "downloads go here; RGMP_WEIGHTS_DIR sets it" if folder == download_dir() else "shipped"
+        files = sorted(p for p in folder.glob("*.pt*") if p.suffix in (".pt", ".pth")) if folder.is_dir() else []
+        lines.append(f"  {folder} ({role}){'' if files else ': no weights files'}")
+        lines += [f"    {p.name}  {p.stat().st_size / 2**20:.1f} MiB" for p in files]
+    return "\n".join(lines)

@@ -108,10 +108,10 @@ def test_forward_run_writes_videos_and_one_palette_png_per_frame(session, clip, 
 
 def test_correction_keeps_earlier_frames_and_repropagates_later_ones(session, clip, tmp_path) -> None:
     run(session, clip, tmp_path)
-    before = {p.name: p.read_bytes() for p in (tmp_path / "masks").iterdir()}
+    before = {p.name: p.read_bytes() for p in (tmp_path / "masks").glob("*.png")}
     items, result = run(session, clip, tmp_path, start=3)
     assert [i.index for i in items] == [3, 4, 5] and result.segmented == 3 and result.frames == FRAMES
-    after = {p.name: p.read_bytes() for p in (tmp_path / "masks").iterdir()}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "masks").glob("*.png")}
     assert all(after[f"{i:05d}.png"] == before[f"{i:05d}.png"] for i in range(3))
     assert after["00003.png"] != before["00003.png"]  # frame 3 is now the corrected reference itself
     np.testing.assert_array_equal(zip_labels(result.masks_zip)["00003.png"], first_mask())
@@ -147,7 +147,11 @@ def test_no_cutout_writes_the_overlay_and_masks_only(session, clip, tmp_path) ->
     _, result = run(session, clip, tmp_path, options=RenderOptions(cutout_background="none"))
     assert result.cutout is None and probe_video(result.overlay).num_frames == FRAMES
     assert len(zip_labels(result.masks_zip)) == FRAMES
-    assert sorted(p.name for p in result.overlay.parent.iterdir()) == ["square_masks.zip", "square_overlay.mp4"]
+    assert sorted(p.name for p in result.overlay.parent.iterdir()) == [
+        "square_exports.zip",
+        "square_masks.zip",
+        "square_overlay.mp4",
+    ]
 
 
 def test_side_by_side_overlay_and_transparent_cutout(session, clip, tmp_path) -> None:

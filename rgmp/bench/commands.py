@@ -10,7 +10,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -178,20 +177,13 @@ def _rank_world(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def rank_device(name: str) -> torch.device:
-    """The device of this process: ``--device``, else cuda > mps > cpu; a bare "cuda" under torchrun becomes
-    ``cuda:$LOCAL_RANK`` so that each process of a machine takes its own GPU."""
-    from rgmp.device import pick_device
+    """:func:`rgmp.device.local_device`, with a :class:`BenchmarkError`."""
+    from rgmp.device import local_device
 
     try:
-        device = pick_device(name)
+        return local_device(name)
     except ValueError as err:
         raise BenchmarkError(str(err)) from None
-    local = os.environ.get("LOCAL_RANK")
-    if device.type == "cuda" and device.index is None and local is not None:
-        if not local.isdigit() or int(local) >= torch.cuda.device_count():
-            raise BenchmarkError(f"LOCAL_RANK={local} but this machine has {torch.cuda.device_count()} GPU(s)")
-        device = torch.device("cuda", int(local))
-    return device
 
 
 def load_benchmark_model(model: str | None, weights: Path | None, random_init: bool, *, memory: bool = False):
