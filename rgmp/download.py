@@ -71,9 +71,9 @@ def download_weights(
             load_model(part, expect=model)
         except WeightsError as err:
             size = part.stat().st_size
-            detail = str(err).replace(str(part), destination.name)
+            detail = str(err).replace(str(part), destination.name).split(". ")[0].rstrip(".")
             raise WeightsError(
-                f"refused the file from {url} ({size} bytes): {detail}; nothing was kept (truncated download or "
+                f"refused the file from {url} ({size} bytes): {detail}; nothing was kept (a truncated download, or "
                 "not the authors' weights: try again, or give the right --url)"
             ) from None
         os.replace(part, destination)
