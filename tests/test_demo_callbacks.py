@@ -79,7 +79,7 @@ def test_opening_a_video_shows_frame_0_in_the_editor(tmp_path) -> None:
     assert out["run"]["value"] == "Run from frame 0" and out["run"]["interactive"] is True
     assert "0 objects" in out["objects"] and "854×480 · 24 fps · 4 frames" in out["clip_info"]
     assert out["first_seconds"]["visible"] is False
-    assert out["overlay"] is None and out["masks"] is None  # earlier results are cleared
+    assert out["overlay"] is None and out["masks"] is None and out["exports"] is None  # earlier results are cleared
 
 
 def test_an_example_opens_with_its_first_frame_mask(tmp_path) -> None:
@@ -101,6 +101,8 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
     assert probe_video(final["overlay"]).num_frames == 4 and probe_video(final["cutout"]).num_frames == 4
     ids = zip_ids(final["masks"])
     assert sorted(ids) == [f"{i:05d}.png" for i in range(4)] and ids["00000.png"] == {0, 1, 2}
+    with zipfile.ZipFile(final["exports"]) as archive:
+        assert archive.namelist() == ["coco.json"] + [f"alpha/{k}/{i:05d}.png" for k in (1, 2) for i in range(4)]
 
     # correct frame 2: the editor shows the latest result there; repaint it and run again from it
     editor, objects, button = callbacks.show_frame(workspace, 2, out["editor"])
