@@ -310,7 +310,6 @@ def zip_exports(masks_dir: Path, indices: range, path: Path, video: str) -> Path
         size = labels.shape
         frames.append((index, f"{index:05d}.jpg", coco_annotations(labels, present)))
     empty = io.BytesIO()
-    Image.new("L", (size[1], size[0])).save(empty, format="PNG", compress_level=MASK_PNG_LEVEL)
     with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(COCO_FILE, coco_json(coco_document(video, size, sorted(ids), frames)))
         for object_id in sorted(ids):
@@ -319,6 +318,8 @@ def zip_exports(masks_dir: Path, indices: range, path: Path, video: str) -> Path
                 matte = alpha_path(masks_dir, object_id, f"{index:05d}")
                 if matte.is_file():
                     archive.write(matte, name, zipfile.ZIP_STORED)
-                else:
-                    archive.writestr(name, empty.getvalue(), zipfile.ZIP_STORED)
+                    continue
+                if not empty.getvalue():
+                    Image.new("L", (size[1], size[0])).save(empty, format="PNG", compress_level=MASK_PNG_LEVEL)
+                archive.writestr(name, empty.getvalue(), zipfile.ZIP_STORED)
     return path

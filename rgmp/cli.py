@@ -191,9 +191,12 @@ def session_options(args: argparse.Namespace):
 
 
 def _publish(staging: Path, out: Path) -> None:
-    """Move finished outputs from the staging folder into ``out`` (created if needed)."""
+    """Move finished outputs from the staging folder into ``out`` (created if needed); a folder (``alpha/``)
+    replaces the one an earlier run left there."""
     out.mkdir(parents=True, exist_ok=True)
     for path in sorted(staging.iterdir()):
+        if path.is_dir() and (out / path.name).is_dir():
+            shutil.rmtree(out / path.name)
         path.replace(out / path.name)
 
 

@@ -86,12 +86,15 @@ def test_coco_decodes_to_the_png_label_maps_and_alpha_mattes_are_the_probabiliti
     assert not list(tmp_path.glob(".out.partial-*"))
 
 
-def test_only_the_formats_asked_for_are_written(tmp_path, weights):
+def test_only_the_formats_asked_for_are_written_and_a_second_run_replaces_the_first(tmp_path, weights):
     frames, mask = make_clip(tmp_path, (1, 2))
-    out = tmp_path / "coco-only"
+    out = tmp_path / "out"
     args = ["--frames", str(frames), "--mask", str(mask), "--out", str(out), "--weights", str(weights)]
     assert main(["segment", *args, "--device", "cpu", "--size", "0", "--format", "coco"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["coco.json"]
+    (out / "alpha" / "9").mkdir(parents=True)  # an earlier run's object 9
+    assert main(["segment", *args, "--device", "cpu", "--size", "0", "--format", "alpha"]) == 0
+    assert sorted(p.name for p in (out / "alpha").iterdir()) == ["1", "2"]
 
 
 def test_coco_annotations_leave_out_absent_objects():
