@@ -13,10 +13,16 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
 from rgmp.options import add_inference_arguments, online_steps, processing_size
+
+if TYPE_CHECKING:
+    import torch
+
+    from rgmp.inference import SessionOptions
 
 EXIT_BAD_INPUT = 2
 
@@ -169,7 +175,7 @@ def run_segment(args: argparse.Namespace) -> None:
     print(f"wrote {', '.join(args.format)} masks to {args.out}", file=sys.stderr)
 
 
-def session_options(args: argparse.Namespace):
+def session_options(args: argparse.Namespace) -> tuple[SessionOptions, torch.device]:
     """(``SessionOptions`` without the precision, device) from the inference options, or a :class:`CLIError`."""
     from rgmp.device import pick_device
     from rgmp.inference import SessionOptions
