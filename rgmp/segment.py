@@ -111,19 +111,12 @@ def segment_into(
         The number of frames segmented.
     """
     check_mask(mask, source, start)
-    current: dict[str, np.ndarray] = {}
-
-    def remember(frames: Iterator[np.ndarray]) -> Iterator[np.ndarray]:  # the overlay needs each frame again
-        for frame in frames:
-            current["frame"] = frame
-            yield frame
-
     done = 0
     with ClipWriter(
         folder, formats=formats, video=source.path.stem, overlay_path=overlay, fps=source.fps, save_probs=save_probs
     ) as writer:
-        for result in session.propagate(remember(prefetch(source.read())), mask, start=start):
-            writer.write(source.name(result.index), current["frame"], result)
+        for result in session.propagate(prefetch(source.read()), mask, start=start):
+            writer.write(source.name(result.index), result.frame, result)
             done += 1
             on_frame()
     return done
