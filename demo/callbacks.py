@@ -25,12 +25,12 @@ from demo.models import STARTER, ModelCache
 from demo.pipeline import RunProgress, RunResult, segment_clip
 from demo.render import RenderOptions, StreamSegments
 from demo.workspace import Clip, Workspace, sweep
-from rgmp.device import resolve_precision
+from rgmp.errors import InputError
 from rgmp.inference import Session, SessionOptions
+from rgmp.inference import parse_scales as parse_scale_text
 from rgmp.inference.session import object_ids_of
 from rgmp.io.masks import read_mask
 from rgmp.io.video import iter_video, probe_video
-from rgmp.options import parse_scales as parse_scale_text
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
         return None
     try:
         return parse_scale_text(text)
-    except ValueError as err:
+    except InputError as err:
         raise DemoError(str(err)) from None
 
 
@@ -267,12 +267,12 @@ class DemoCallbacks:
         return "Stopping…"
 
     def session(self, model_key: str | None, checkpoint: str | None, scales: str | None, size: int | None) -> Session:
-        """A session with the chosen network (an uploaded checkpoint wins), scales and processing size."""
+        """A session with the chosen network (an uploaded checkpoint wins), scales and processing size (which the
+        session never makes larger than the clip)."""
         key = checkpoint or model_key or self.default_model
         model = self.models.get(key)
-        dtype = resolve_precision("auto", model.config.name, torch.device(self.device))
-        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None, dtype=dtype)
-        return Session(model, self.device, options)
+        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None)
+        return Session(model, self.device, options, dtype="auto")
 
     def run(
         self,
@@ -303,7 +303,7 @@ class DemoCallbacks:
                 )
             start = workspace.editor_frame
             labels = checked_labels(labels_from_editor(editor), clip, f"frame {start}")
-            session = self.session(model_key, checkpoint, scales, processing_size(size, clip))
+            session = self.session(model_key, checkpoint, scales, size)
             workspace.drafts.clear()
             run_dir = workspace.new_run_dir()
             segments = StreamSegments(run_dir / "stream", clip.info.fps) if stream_video else None
@@ -374,7 +374,7 @@ class DemoCallbacks:
             labels = checked_labels(read_mask(mask), clip, "the mask")
             workspace = self.workspace(None)
             run = segment_clip(
-                self.session(self.default_model, None, None, processing_size(self.default_size, clip)),
+                self.session(self.default_model, None, None, self.default_size),
                 clip.path,
                 labels,
                 start=0,
@@ -396,13 +396,6 @@ def clip_outputs(**values: Any) -> tuple[Any, ...]:
     """The values of :data:`CLIP_OUTPUTS` in order; the five result outputs default to None (cleared)."""
     values = {"preview": None, "overlay": None, "cutout": None, "masks": None, "exports": None, **values}
     return tuple(values[name] for name in CLIP_OUTPUTS)
-
-
-def processing_size(size: int | None, clip: Clip) -> int | None:
-    """The short side the network sees: ``size``, but never more than the clip's own (no upscaling)."""
-    if not size:
-        return None
-    return min(int(size), clip.info.width, clip.info.height)
 
 
 def require_clip(workspace: Workspace | None) -> Clip:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rgmp.errors import InputError
 
-class DemoError(ValueError):
+
+class DemoError(InputError):
     """A problem the user can fix (no video yet, nothing painted, clip too long...); the message says how."""
 
 

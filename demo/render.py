@@ -31,7 +31,7 @@ from rgmp.io.files import atomic_path
 from rgmp.io.masks import object_ids, read_mask, write_mask
 from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
 from rgmp.io.pipeline import BackgroundWriter, writer_threads
-from rgmp.io.video import VideoWriter
+from rgmp.io.video_writer import VideoWriter
 
 MASK_PNG_LEVEL = 1
 """zlib level of the demo's mask PNGs: the same pixels as the official level 6 for half the CPU (files about twice

@@ -10,9 +10,6 @@ fails is reported with its one-line reason; the others go on.
 from __future__ import annotations
 
 import csv
-import dataclasses
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
@@ -21,9 +18,12 @@ from typing import Literal
 
 from tqdm import tqdm
 
-from rgmp.device import local_device, resolve_precision
+from rgmp.device import local_device
 from rgmp.distributed import gather_to_first, process_group, shard
+from rgmp.errors import InputError
 from rgmp.inference import Session, SessionOptions
+from rgmp.inference.network import Precision
+from rgmp.io.files import remove_stale_staging, staged_folder
 from rgmp.io.masks import read_mask
 from rgmp.io.video import VIDEO_EXTENSIONS, list_frame_folder
 from rgmp.model import RGMP
@@ -34,7 +34,7 @@ MANIFEST_COLUMNS = ("video", "mask", "frame", "output")
 may be left out."""
 
 
-class BatchError(ValueError):
+class BatchError(InputError):
     """A folder or manifest that lists no clips, or lists them wrongly. The message is one line."""
 
 
@@ -193,7 +193,7 @@ def run_batch(
     options: SessionOptions,
     *,
     device: str = "auto",
-    precision: str = "auto",
+    precision: Precision = "auto",
     formats: Collection[str] = ("png",),
     fps: float = 24.0,
     progress: bool = True,
@@ -203,9 +203,9 @@ def run_batch(
     Args:
         jobs: the clips (:func:`clips_in_folder`, :func:`read_manifest`); every rank lists the same.
         load_model: builds the network (each rank loads its own).
-        options: the session's options; the precision is resolved here for the device.
+        options: the session's options.
         device: "auto", "cpu", "cuda"... ("cuda" is this process's GPU, ``cuda:$LOCAL_RANK``).
-        precision: "auto", "fp32", "bf16" or "fp16".
+        precision: the autocast dtype, None (float32) or "auto" (the session decides from the model and device).
         formats: mask formats (:data:`rgmp.io.exports.FORMATS`).
         fps: frame rate of frame folders.
         progress: one progress bar per rank over its clips' frames.
@@ -221,9 +221,7 @@ def run_batch(
             target = local_device(device)
         except ValueError as err:
             raise BatchError(str(err)) from None
-        model = load_model()
-        dtype = resolve_precision(precision, model.config.name, target)
-        session = Session(model, target, dataclasses.replace(options, dtype=dtype))
+        session = Session(load_model(), target, options, dtype=precision)
         mine = shard([_cost(job) for job in jobs], rank, world)
         reports = segment_jobs(
             [jobs[i] for i in mine],
@@ -291,20 +289,13 @@ def segment_job(
 ) -> ClipReport:
     """Segment one clip into a staging folder, then move it to ``job.output`` whole; a failure is reported."""
     began = time.perf_counter()
-    for stale in job.output.parent.glob(f".{job.output.name}.partial-*"):  # left by a killed run
-        shutil.rmtree(stale, ignore_errors=True)
-    staging: Path | None = None
+    remove_stale_staging(job.output)  # left by a killed run
     try:
         mask = read_mask(job.mask)
-        job.output.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{job.output.name}.partial-", dir=job.output.parent))
-        frames = segment_into(session, source, mask, staging, start=job.frame, formats=formats, on_frame=on_frame)
-        staging.rename(job.output)
+        with staged_folder(job.output) as staging:
+            frames = segment_into(session, source, mask, staging, start=job.frame, formats=formats, on_frame=on_frame)
     except Exception as err:  # a bad clip is reported, and the others go on
         return ClipReport(job.name, "failed", seconds=time.perf_counter() - began, reason=_one_line(err))
-    finally:
-        if staging is not None:
-            shutil.rmtree(staging, ignore_errors=True)
     return ClipReport(job.name, "done", frames, time.perf_counter() - began)
 
 
@@ -336,6 +327,6 @@ def _cost(job: ClipJob) -> float:
 
 def _one_line(err: BaseException) -> str:
     text = " ".join(str(err).split())
-    if isinstance(err, (ValueError, FileNotFoundError)):  # the project's user errors are ValueErrors
+    if isinstance(err, (InputError, FileNotFoundError)):
         return text or type(err).__name__
     return f"{type(err).__name__}: {text}" if text else type(err).__name__

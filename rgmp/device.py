@@ -75,11 +75,7 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def resolve_precision(name: str, model: str, device: torch.device) -> torch.dtype | None:
-    """A precision name, with "auto" made concrete: bf16 for the light model on a CPU with native bf16 (twice
-    as fast; J&F within 1 point of fp32 on the dev split, docs/performance.md), else fp32 (the paper model
-    stays in fp32, as released)."""
-    if name == "auto":
-        native = device.type == "cpu" and cpu_has_native_bf16()
-        return torch.bfloat16 if model == "lite" and native else None
-    return parse_dtype(name)
+def parse_precision(name: str) -> torch.dtype | None | str:
+    """A precision name as a session takes it: "auto" stays "auto" (the session picks from the model's config and
+    device), the others as :func:`parse_dtype`."""
+    return "auto" if name == "auto" else parse_dtype(name)

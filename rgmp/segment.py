@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from rgmp.inference import Session, SessionError
-from rgmp.inference.session import object_ids_of
+from rgmp.inference.session import Direction, object_ids_of
 from rgmp.io.outputs import ClipWriter
 from rgmp.io.pipeline import prefetch
 
@@ -88,6 +88,7 @@ def segment_into(
     folder: Path,
     *,
     start: int = 0,
+    direction: Direction = "forward",
     formats: Collection[str] = ("png",),
     overlay: Path | None = None,
     save_probs: bool = False,
@@ -101,7 +102,9 @@ def segment_into(
         mask: ``(H, W)`` label map of frame ``start`` (checked with :func:`check_mask` first).
         folder: an existing folder for the masks (:class:`rgmp.io.outputs.ClipWriter`): a staging folder, since
             a failure leaves the files written so far.
-        start: the annotated frame; frames from it onwards are segmented.
+        start: the annotated frame.
+        direction: which frames are segmented from it: "forward" (to the last), "backward" (to the first) or
+            "both" (:meth:`rgmp.inference.Session.propagate`).
         formats: mask formats (:data:`rgmp.io.exports.FORMATS`).
         overlay: an ``.mp4`` for the overlay video, or None.
         save_probs: also write the float16 probabilities.
@@ -113,10 +116,16 @@ def segment_into(
     check_mask(mask, source, start)
     done = 0
     with ClipWriter(
-        folder, formats=formats, video=source.path.stem, overlay_path=overlay, fps=source.fps, save_probs=save_probs
+        folder,
+        formats=formats,
+        video=source.path.stem,
+        overlay_path=overlay,
+        fps=source.fps,
+        save_probs=save_probs,
+        first_index=start if direction == "forward" else 0,
     ) as writer:
-        for result in session.propagate(prefetch(source.read()), mask, start=start):
-            writer.write(source.name(result.index), result.frame, result)
+        for result in session.propagate(prefetch(source.read()), mask, start=start, direction=direction):
+            writer.write(result, source.name(result.index))
             done += 1
             on_frame()
     return done

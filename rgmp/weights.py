@@ -18,6 +18,7 @@ import platformdirs
 import torch
 
 from rgmp.config import PAPER, ModelConfig
+from rgmp.errors import InputError
 from rgmp.io.files import atomic_path
 from rgmp.model import RGMP, build_model
 
@@ -29,7 +30,7 @@ OFFICIAL_FILENAME = "weights.pth"
 OFFICIAL_SOURCE = "https://github.com/seoungwugoh/RGMP (README: 'weights.pth', research use only)"
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
     """A weights file is missing, unreadable or does not fit the model."""
 
 
@@ -295,3 +296,10 @@ def describe_installed() -> str:
         lines.append(f"  {folder} ({role}){'' if files else ': no weights files'}")
         lines += [f"    {p.name}  {p.stat().st_size / 2**20:.1f} MiB" for p in files]
     return "\n".join(lines)
+
+
+def load_model_or_default(weights: str | Path | None, model: str | None = None) -> tuple[RGMP, dict[str, Any]]:
+    """The model to run: from ``weights`` (format detected, of the family ``model`` when given), else the installed
+    default weights of ``model`` (the light model when None)."""
+    path = weights if weights is not None else default_weights(model or "lite")
+    return load_model(path, expect=model)

@@ -18,7 +18,7 @@ from PIL import Image
 
 from demo.annotation import PALETTE, editor_value, labels_from_editor
 from demo.app import build_demo
-from demo.callbacks import CLIP_OUTPUTS, RUN_OUTPUTS, DemoCallbacks, parse_scales, processing_size, read_frame
+from demo.callbacks import CLIP_OUTPUTS, RUN_OUTPUTS, DemoCallbacks, parse_scales, read_frame
 from demo.example_clips import EXAMPLES, EXAMPLES_DIR
 from demo.limits import Limits
 from demo.models import ModelCache, missing_weights_message, model_choices, random_model_loader
@@ -259,12 +259,9 @@ def test_api_function_returns_overlay_and_zip(tmp_path) -> None:
         callbacks.segment_video(str(BIKE), None)
 
 
-def test_parse_scales_and_processing_size(tmp_path) -> None:
+def test_parse_scales(tmp_path) -> None:
     assert parse_scales("default") is None and parse_scales("") is None and parse_scales(None) is None
     assert parse_scales("0.5, 0.75,1") == (0.5, 0.75, 1.0)
-    clip = make_callbacks(tmp_path).probe(BIKE)  # 854×480
-    assert processing_size(360, clip) == 360 and processing_size(720, clip) == 480  # never upscaled
-    assert processing_size(None, clip) is None and processing_size(0, clip) is None
 
 
 def test_limits_from_env_and_budget() -> None:

@@ -19,7 +19,8 @@ from demo.pipeline import RunProgress, RunResult, segment_clip
 from demo.render import MASK_PNG_LEVEL, RenderOptions, StreamSegments
 from rgmp.inference import Session
 from rgmp.io.masks import write_mask
-from rgmp.io.video import VideoWriter, probe_video
+from rgmp.io.video import probe_video
+from rgmp.io.video_writer import VideoWriter
 
 FRAMES, H, W = 6, 64, 96
 

@@ -14,13 +14,13 @@ from PIL import Image
 from rgmp.io.video import (
     VideoError,
     VideoInfo,
-    VideoWriter,
     apply_rotation,
     iter_frame_folder,
     iter_video,
     list_frame_folder,
     probe_video,
 )
+from rgmp.io.video_writer import VideoWriter
 
 H, W, N = 48, 64, 7
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]

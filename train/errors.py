@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from rgmp.errors import InputError
 
-class TrainError(ValueError):
+
+class TrainError(InputError):
     """A run cannot start or continue: bad data, bad checkpoint or option."""
 
 

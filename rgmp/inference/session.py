@@ -10,7 +10,7 @@ import contextlib
 import copy
 import io
 import itertools
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,13 +19,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from torch import Tensor, nn
+from torch import Tensor
 
+from rgmp.errors import InputError
 from rgmp.inference.geometry import Canvas, resize
 from rgmp.inference.graphs import GraphedPass
 from rgmp.inference.merge import MERGE_MODES, MergeMode, merge, pass_masks
+from rgmp.inference.network import Precision, PreparedNetwork
 from rgmp.model import RGMP
-from rgmp.model.fold import fold_batchnorm
 
 Direction = Literal["forward", "backward", "both"]
 DIRECTIONS: tuple[str, ...] = ("forward", "backward", "both")
@@ -35,7 +36,11 @@ MAX_OBJECTS = 254
 VOID = 255
 
 
-class SessionError(ValueError):
+Adapter = Callable[[RGMP, np.ndarray, np.ndarray], RGMP]
+"""Online learning: (a copy of the network, the annotated frame (H, W, 3) uint8, its label map) → the adapted copy."""
+
+
+class SessionError(InputError):
     """Bad input to a session (empty mask, size mismatch, too many objects, no frames...)."""
 
 
@@ -50,20 +55,15 @@ class SessionOptions:
             "soft-product" (eq. 1 with the background estimated as the product of (1 - p) over objects: one
             network pass fewer), "naive" or "wta" (winner-take-all), the alternatives the paper compares.
         size: process frames resized so that their short side is ``size`` pixels (outputs are resized back);
-            None = the frames' own size.
+            frames are never enlarged: a smaller clip runs at its own size, as with None.
         no_reference: ablation −Ref: the decoder sees zeros instead of the reference features.
         no_previous: ablation −Prev: the guidance mask is all zeros on every target frame.
-        dtype: autocast dtype (torch.bfloat16 / torch.float16), None = float32.
-        channels_last: run the network in channels-last memory format (much faster convolutions through
-            oneDNN on CPUs and cuDNN on GPUs; same results up to float rounding).
-        fold_batchnorm: run a copy of the network whose frozen BatchNorm layers are folded into the
-            convolutions before them (same results up to float rounding, fewer passes over memory).
         pass_batch: how many of a frame's network passes (one per object, plus the background pass) run in one
             batch; None = all of them on a GPU and one at a time on a CPU, where a batch's activations
             outgrow the caches (4 objects of the light model at 480p: 339 ms batched, 249 ms one by one).
-        online_steps: paper §4.3 online learning: before propagating, fine-tune a copy of the network for this
-            many Adam steps on Strategy-1 pairs made from the annotated frame (1000 in the paper; 0 = off).
-        online_lr: learning rate of the online learning (1e-7 in the paper).
+        adapt: online learning (paper §4.3): called with a copy of the network, the annotated frame ((H, W, 3)
+            uint8) and its label map before the clip is propagated, it returns the copy adapted to the clip
+            (``train.online.OnlineLearning`` is one); None = off. The session's own network is never changed.
         flip: also run every pass on the mirrored frame (with the mirrored reference and guidance) and average
             the two probabilities, as the scales are averaged: twice the passes.
         cuda_graphs: on a CUDA device, record each network pass of a clip in a CUDA graph on its first target
@@ -77,12 +77,8 @@ class SessionOptions:
     size: int | None = None
     no_reference: bool = False
     no_previous: bool = False
-    dtype: torch.dtype | None = None
-    channels_last: bool = True
-    fold_batchnorm: bool = True
     pass_batch: int | None = None
-    online_steps: int = 0
-    online_lr: float = 1e-7
+    adapt: Adapter | None = None
     flip: bool = False
     cuda_graphs: bool = True
 
@@ -91,8 +87,6 @@ class SessionOptions:
             raise SessionError(f"unknown merge mode {self.merge!r}; choose one of {', '.join(MERGE_MODES)}")
         if self.scales is not None and (not self.scales or any(not 0 < s <= 4 for s in self.scales)):
             raise SessionError(f"scales must be a non-empty list of numbers in (0, 4], got {self.scales}")
-        if self.online_steps < 0 or self.online_lr <= 0:
-            raise SessionError("online learning needs online_steps >= 0 and online_lr > 0")
         if self.size is not None and self.size < 32:
             raise SessionError(f"processing size must be at least 32 pixels, got {self.size}")
         if self.pass_batch is not None and self.pass_batch < 1:
@@ -159,18 +153,35 @@ class Session:
     """Propagates the objects of one annotated frame through a clip.
 
     Example:
-        >>> session = Session(model, device="cpu")
+        >>> session = Session(model, "cpu", dtype="auto")
         >>> for result in session.propagate(frames, first_mask):
         ...     save(result.index, result.labels)
+
+    Args:
+        model: the network, or a :class:`PreparedNetwork` kept from an earlier session (then ``device`` and
+            ``dtype`` are its own).
+        device: where it runs.
+        options: how clips are segmented.
+        dtype: the autocast precision for a network prepared here: torch.bfloat16, torch.float16, None (float32)
+            or "auto" (bfloat16 for a light model on a CPU with native bf16).
     """
 
-    def __init__(self, model: RGMP, device: torch.device | str = "cpu", options: SessionOptions | None = None):
-        self.device = torch.device(device)
+    def __init__(
+        self,
+        model: RGMP | PreparedNetwork,
+        device: torch.device | str = "cpu",
+        options: SessionOptions | None = None,
+        *,
+        dtype: Precision = None,
+    ):
+        self.prepared = (
+            model if isinstance(model, PreparedNetwork) else PreparedNetwork.build(model, device, dtype=dtype)
+        )
+        self.device, self.dtype = self.prepared.device, self.prepared.dtype
+        self.model, self.network = self.prepared.model, self.prepared.network
+        """``model`` is the network as given (what online learning starts from); ``network`` is what runs."""
         self.options = options or SessionOptions()
-        memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
-        self.model = model.to(self.device, memory_format=memory_format).eval()
-        """The network as given (what online learning starts from); ``network`` is what runs."""
-        self.network = _inference_network(self.model, self.options)
+        model = self.model
         self.scales = self.options.scales or model.config.default_scales
         self.views: list[View] = [
             (s, mirrored) for s in self.scales for mirrored in (False, True)[: 1 + self.options.flip]
@@ -249,10 +260,10 @@ class Session:
 
     # ----------------------------------------------------------------------------------------------------------
     def _autocast(self):
-        if self.options.dtype is None:
+        if self.dtype is None:
             return contextlib.nullcontext()
         # A graph must not record autocast's weight cache, which is emptied when the context exits.
-        return torch.autocast(self.device.type, dtype=self.options.dtype, cache_enabled=not self.uses_graphs)
+        return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=not self.uses_graphs)
 
     def _to_canvas(self, frame: np.ndarray, canvas: Canvas) -> Tensor:
         """(H, W, 3) uint8 → (1, 3, padded_h, padded_w) float in [0, 1], resized to the processing size."""
@@ -260,7 +271,7 @@ class Session:
         if tuple(x.shape[-2:]) != (canvas.height, canvas.width):
             x = F.interpolate(x, size=(canvas.height, canvas.width), mode="bilinear", antialias=True)
         x = canvas.pad(x)
-        return x.contiguous(memory_format=torch.channels_last) if self.options.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.prepared.channels_last else x
 
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
@@ -285,16 +296,12 @@ class Session:
         return state
 
     def _clip_model(self, frame: np.ndarray, mask: np.ndarray) -> RGMP:
-        """The session's network, or with online learning a copy of it fine-tuned on the annotated frame."""
-        if not self.options.online_steps:
+        """The session's network, or with ``adapt`` a copy of it adapted to the clip on the annotated frame."""
+        if self.options.adapt is None:
             return self.network
-        from train.online import online_finetune  # training code: imported only when asked for
-
         with torch.inference_mode(False), torch.enable_grad():
-            tuned = online_finetune(
-                copy.deepcopy(self.model), frame, mask, self.options.online_steps, self.options.online_lr
-            )
-        return _inference_network(tuned, self.options)
+            tuned = self.options.adapt(copy.deepcopy(self.model), frame, mask)
+        return self.prepared.with_model(tuned).network
 
     def _step(self, state: _ClipState, frame: np.ndarray) -> Tensor:
         """One target frame → (K+1, padded_h, padded_w) distribution; updates the guidance."""
@@ -369,23 +376,25 @@ def _mirror(x: Tensor, view: View) -> Tensor:
     return x.flip(-1) if view[1] else x
 
 
-def _inference_network(model: RGMP, options: SessionOptions) -> RGMP:
-    """What runs: ``model``, or a copy with its BatchNorm folded and, under autocast, its convolution weights
-    already in the autocast precision (autocast would otherwise cast every weight on every frame; the results are
-    the same bit for bit)."""
-    if not options.fold_batchnorm and options.dtype is None:
-        return model
-    network = fold_batchnorm(model) if options.fold_batchnorm else copy.deepcopy(model)
-    if options.dtype is not None:
-        for module in network.modules():
-            if isinstance(module, nn.Conv2d):
-                module.to(options.dtype)
-    return network
+def parse_scales(text: str) -> tuple[float, ...]:
+    """ "0.5,0.75,1.0" → (0.5, 0.75, 1.0); spaces and empty parts ("0.5, 1,") are ignored.
+
+    Raises:
+        SessionError: a part is not a number, or there is none.
+    """
+    try:
+        scales = tuple(float(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        scales = ()
+    if not scales:
+        raise SessionError(f"scales must be comma-separated numbers such as 0.5,0.75,1.0, got {text!r}")
+    return scales
 
 
 def _processing_size(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """Frame size after scaling the short side to ``size`` (unchanged when ``size`` is None)."""
-    if size is None or min(height, width) == size:
+    """Frame size after scaling the short side down to ``size`` (unchanged when ``size`` is None or not smaller
+    than the short side: frames are never enlarged)."""
+    if size is None or min(height, width) <= size:
         return height, width
     factor = size / min(height, width)
     return max(1, round(height * factor)), max(1, round(width * factor))
