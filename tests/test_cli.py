@@ -268,3 +268,35 @@ def test_bad_inference_options_exit_2_with_one_error_line(tmp_path, capsys):
     assert "--online-steps must be >= 0" in _bad(capsys, *common, "--online-steps", "-1")
     if not torch.backends.mps.is_available():
         assert "MPS is not available" in _bad(capsys, *common, "--device", "mps")
+
+
+def test_segment_backward_and_both_from_a_later_frame(tmp_path, weights, rollerblade):
+    """--direction backward writes frames 0..N, both writes every frame, and the overlay video is in time order
+    although the results come backward first (each frame of the clip is a different image)."""
+    frames, mask = rollerblade
+    common = ["--frames", str(frames), "--mask", str(mask), "--mask-frame", "3", "--weights", str(weights)]
+    assert segment(*common, "--direction", "backward", "--out", str(tmp_path / "back")) == 0
+    assert sorted(p.name for p in (tmp_path / "back").iterdir()) == [f"{i:05d}.png" for i in range(4)]
+    np.testing.assert_array_equal(np.array(Image.open(tmp_path / "back" / "00003.png")), np.array(Image.open(mask)))
+    overlay = tmp_path / "both.mp4"
+    assert segment(*common, "--direction", "both", "--out", str(tmp_path / "both"), "--overlay", str(overlay)) == 0
+    names = sorted(p.stem for p in frames.glob("*.jpg"))
+    assert sorted(p.stem for p in (tmp_path / "both").glob("*.png")) == names
+    with av.open(str(overlay)) as container:
+        video = [f.to_ndarray(format="rgb24").astype(np.float32) for f in container.decode(video=0)]
+    originals = [np.array(Image.open(frames / f"{n}.jpg").convert("RGB"), np.float32) for n in names]
+    assert len(video) == len(originals)
+    for index in (0, 2, 5, len(video) - 1):  # each video frame is closest to its own original frame
+        gaps = [np.abs(video[index] - original).mean() for original in originals]
+        assert int(np.argmin(gaps)) == index
+
+
+def test_adapt_runs_online_learning_first(tmp_path, weights, rollerblade, capsys):
+    frames, mask = rollerblade
+    common = ["--frames", str(frames), "--mask", str(mask), "--weights", str(weights), "--precision", "fp32"]
+    assert segment(*common, "--adapt", "off", "--out", str(tmp_path / "plain")) == 0
+    assert "adapted" not in capsys.readouterr().err
+    assert segment(*common, "--adapt", "on", "--out", str(tmp_path / "adapted")) == 0
+    assert "adapted to the clip first" in capsys.readouterr().err
+    plain, adapted = (np.array(Image.open(tmp_path / k / "00020.png")) for k in ("plain", "adapted"))
+    assert plain.shape == adapted.shape == (480, 854) and not np.array_equal(plain, adapted)
