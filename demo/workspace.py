@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from demo.mask_tools import Sketch
 from rgmp.io.masks import read_mask
 from rgmp.io.video import VideoInfo
 
@@ -30,12 +31,15 @@ class Clip:
         frames: how many frames are processed: all of them, or the first ``max_seconds`` of a long clip
             (when the container does not tell its length, reading stops there too).
         too_long: the clip is longer than the limit; processing needs the user's consent to cut it.
+        intact: for a file cut short (found at upload by demuxing it, :func:`rgmp.io.video.intact_frames`), how
+            many frames it really holds; None for a whole file.
     """
 
     path: Path
     info: VideoInfo
     frames: int
     too_long: bool
+    intact: int | None = None
 
 
 class Workspace:
@@ -47,7 +51,9 @@ class Workspace:
         clip: the current clip, None before an upload.
         editor_frame: index of the frame shown in the editor (the annotated frame of the next run).
         drafts: label maps painted on other frames and not run yet, by frame index.
+        sketch: what the editor shows on ``editor_frame``, for the mask tools; None before a frame is shown.
         stop: set by the Stop button; the running segmentation checks it before every frame.
+        running: a run was started (Run pressed) and has not finished.
     """
 
     def __init__(self, root: Path):
@@ -56,7 +62,9 @@ class Workspace:
         self.clip: Clip | None = None
         self.editor_frame = 0
         self.drafts: dict[int, np.ndarray] = {}
+        self.sketch: Sketch | None = None
         self.stop = threading.Event()
+        self.running = False
         self._runs = 0
 
     @property
@@ -68,6 +76,7 @@ class Workspace:
         self.clip = clip
         self.editor_frame = 0
         self.drafts.clear()
+        self.sketch = None
         for child in self.folder.iterdir():
             if child.is_dir():
                 shutil.rmtree(child, ignore_errors=True)
