@@ -30,11 +30,11 @@ from demo.callbacks import (
     progress_text,
     read_frame,
 )
-from demo.pipeline import RunProgress
 from demo.errors import strip_paths
 from demo.example_clips import EXAMPLES, EXAMPLES_DIR
 from demo.limits import Limits
 from demo.models import ModelCache, missing_weights_message, model_choices, random_model_loader
+from demo.pipeline import RunProgress
 from demo.workspace import Workspace, remove_workspace, sweep
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.video import VideoWriter, intact_frames, probe_video
@@ -210,7 +210,8 @@ def test_edit_counts_objects_and_says_what_is_wrong_under_the_editor(tmp_path) -
     assert "2 objects" in callbacks.edit(None, {"background": frame, "layers": [layer]}, "box")[1]
     assert "No frame" in callbacks.edit(None, None, "box")[1]
     wrong = {"background": frame, "layers": [np.zeros((4, 4, 4), np.uint8)]}
-    assert callbacks.edit(None, wrong, "box")[1] == "⚠ layer 1 is 4×4 but the frame is 30×20: clear the editor and paint again"
+    message = "⚠ layer 1 is 4×4 but the frame is 30×20: clear the editor and paint again"
+    assert callbacks.edit(None, wrong, "box")[1] == message
 
 
 def test_bad_inputs_give_readable_messages_next_to_their_cause_and_name_no_server_path(tmp_path) -> None:
