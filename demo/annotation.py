@@ -17,9 +17,11 @@ outline, which read back exactly.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from demo.errors import DemoError
 from rgmp.inference.session import MAX_OBJECTS
@@ -61,19 +63,28 @@ def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
 _PALETTE_IDS = {int(key): index for index, key in enumerate(_rgb_keys(PALETTE)) if index not in (0, 255)}
 
 
+def _image(image: np.ndarray | str | os.PathLike[str]) -> np.ndarray:
+    """An editor image as an array: given as one, or as the path of an image file."""
+    if isinstance(image, (str, os.PathLike)):
+        with Image.open(image) as opened:
+            return np.asarray(opened.convert("RGBA" if opened.mode in ("RGBA", "LA", "P") else "RGB"))
+    return np.asarray(image)
+
+
 def editor_frame(value: dict[str, Any] | None) -> np.ndarray:
-    """The background frame of an editor value as (H, W, 3) uint8 RGB."""
+    """The background frame of an editor value as (H, W, 3) uint8 RGB (arrays or image file paths)."""
     background = None if value is None else value.get("background")
     if background is None:
         raise DemoError("no frame to annotate yet: upload a video or pick an example first")
-    return np.ascontiguousarray(np.asarray(background)[..., :3])
+    return np.ascontiguousarray(_image(background)[..., :3])
 
 
 def labels_from_editor(value: dict[str, Any] | None) -> np.ndarray:
     """The label map painted in an editor value.
 
     Args:
-        value: ``{"background": (H, W, 3|4), "layers": [(H, W, 4) uint8, ...], "composite": ...}``.
+        value: ``{"background": (H, W, 3|4), "layers": [(H, W, 4) uint8, ...], "composite": ...}`` (arrays, or
+            paths of image files).
 
     Returns:
         (H, W) uint8 label map: 0 = background, 1..254 = objects (see the module docstring for the ids).
@@ -85,7 +96,7 @@ def labels_from_editor(value: dict[str, Any] | None) -> np.ndarray:
     labels = np.zeros((height, width), np.uint8)
     used: set[int] = set()
     for number, layer in enumerate(value.get("layers") or [], start=1):
-        layer = np.asarray(layer)
+        layer = _image(layer)
         if layer.shape[:2] != (height, width):
             raise DemoError(
                 f"layer {number} is {layer.shape[1]}×{layer.shape[0]} but the frame is {width}×{height}: "

@@ -162,7 +162,9 @@ class DemoCallbacks:
                 label=f"Process only the first {self.limits.max_seconds:g} s ({clip.frames} frames)",
             ),
             frame=gr.update(value=0, maximum=max(clip.frames - 1, 1), interactive=clip.frames > 1),
-            editor=gr.update(value=editor_value(frame), height=editor_height(clip.info.width / clip.info.height)),
+            editor=gr.update(
+                value=editor_files(workspace, 0, frame), height=editor_height(clip.info.width / clip.info.height)
+            ),
             objects=describe_objects(np.zeros(frame.shape[:2], np.uint8)),
             run=gr.update(value="Run from frame 0", interactive=True),
             status="Draw a box across each object (one colour per object), touch it up, or upload a mask; then Run.",
@@ -194,10 +196,11 @@ class DemoCallbacks:
                 )
         except Exception as err:  # shown under the editor; the editor keeps what it had
             return gr.skip(), warning(err, "reading the mask")
-        if workspace is not None:
-            workspace.drafts[workspace.editor_frame] = labels
-            workspace.sketch = Sketch.of(workspace.editor_frame, labels)
-        return editor_value(frame, labels), describe_objects(labels)
+        if workspace is None:
+            return editor_value(frame, labels), describe_objects(labels)
+        workspace.drafts[workspace.editor_frame] = labels
+        workspace.sketch = Sketch.of(workspace.editor_frame, labels)
+        return editor_files(workspace, workspace.editor_frame, frame, labels), describe_objects(labels)
 
     def edit(self, workspace: Workspace | None, editor: dict[str, Any] | None, tool: Tool) -> tuple[Any, str]:
         """The user drew in the editor: apply the mask tool to the stroke. Outputs: (editor, objects)."""
@@ -219,7 +222,8 @@ class DemoCallbacks:
         shown = labels if result is None else result
         workspace.drafts[workspace.editor_frame] = shown
         text = describe_objects(shown) + (f" · {note}" if note else "")
-        return (gr.skip() if result is None else editor_value(frame, result)), text
+        editor = gr.skip() if result is None else editor_files(workspace, workspace.editor_frame, frame, result)
+        return editor, text
 
     def show_frame(
         self, workspace: Workspace | None, index: int, editor: dict[str, Any] | None
@@ -245,7 +249,7 @@ class DemoCallbacks:
         shown = labels if labels is not None else np.zeros(frame.shape[:2], np.uint8)
         workspace.sketch = Sketch.of(index, shown)
         run = gr.skip() if workspace.running else gr.update(value=f"Run from frame {index}")
-        return editor_value(frame, labels), describe_objects(shown), run
+        return editor_files(workspace, index, frame, labels), describe_objects(shown), run
 
     def describe_clip(self, clip: Clip) -> str:
         """One line about the clip: size, frame rate, length and what will be processed."""
@@ -377,7 +381,8 @@ class DemoCallbacks:
                     segment = segments.add(item.preview) if segments and not item.backward else None
                     if segment is not None or time.monotonic() - shown >= self.preview_interval:
                         shown = time.monotonic()
-                        yield item.preview, skip, skip, skip, skip, _path(segment) or skip
+                        preview = str(workspace.image_file(item.preview, ".jpg"))
+                        yield preview, skip, skip, skip, skip, _path(segment) or skip
                 else:
                     segment = segments.flush() if segments else None
                     if segment is not None:
@@ -464,6 +469,16 @@ def clip_outputs(**values: Any) -> tuple[Any, ...]:
     are cleared unless given."""
     values = {"video": gr.skip(), "preview": None, "overlay": None, "cutout": None, "masks": None, **values}
     return tuple(values[name] for name in CLIP_OUTPUTS)
+
+
+def editor_files(
+    workspace: Workspace, index: int, frame: np.ndarray, labels: np.ndarray | None = None
+) -> dict[str, Any]:
+    """:func:`demo.annotation.editor_value` with its images as files in the user's folder (see
+    :mod:`demo.workspace` for why): frame ``index`` and ``labels`` painted on one layer (or none)."""
+    value = editor_value(frame, labels)
+    layers = [str(workspace.image_file(layer)) for layer in value["layers"]]
+    return {"background": str(workspace.frame_file(index, frame)), "layers": layers, "composite": None}
 
 
 def processing_size(size: int | None, clip: Clip) -> int | None:

@@ -1,7 +1,11 @@
 """Per-user state: one private folder per browser session, holding that user's clip, masks and results.
 
 The folder name is random, nothing lists it, and results reach the user through Gradio's own per-file cache,
-so no user sees another's files. Folders are removed when the session state expires and, as a safety net,
+so no user sees another's files. Images the page shows (the editor's frame and mask layer, the live preview) are
+handed to Gradio as files written here, each under a name of its own: Gradio copies a file into its cache once,
+whereas an image given as an array is re-encoded into the same content-named cache file every time it is sent
+again, which truncates that file under a browser that is downloading it (uvicorn then logs "Too little data for
+declared Content-Length"). Folders are removed when the session state expires and, as a safety net,
 by :func:`sweep` once they are older than the configured age.
 """
 
@@ -15,10 +19,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from demo.mask_tools import Sketch
+from rgmp.io.files import atomic_path
 from rgmp.io.masks import read_mask
 from rgmp.io.video import VideoInfo
+
+KEPT_IMAGES = 16
+"""Images (:meth:`Workspace.image_file`) kept in a user's folder."""
 
 
 @dataclass(frozen=True)
@@ -66,10 +75,31 @@ class Workspace:
         self.stop = threading.Event()
         self.running = False
         self._runs = 0
+        self._images = 0
 
     @property
     def masks_dir(self) -> Path:
         return self.folder / "masks"
+
+    def frame_file(self, index: int, frame: np.ndarray) -> Path:
+        """Frame ``index`` of the clip as a PNG in the folder (written on first use; the editor's background)."""
+        path = self.folder / "frames" / f"{index:05d}.png"
+        if not path.is_file():
+            with atomic_path(path) as tmp:
+                Image.fromarray(frame).save(tmp, format="PNG", compress_level=1)
+        return path
+
+    def image_file(self, image: np.ndarray, suffix: str = ".png") -> Path:
+        """``image`` (H, W, 3 or 4) uint8 written under a new name (an editor layer, a preview frame); only the
+        latest :data:`KEPT_IMAGES` are kept, Gradio having copied the earlier ones into its cache."""
+        folder = self.folder / "images"
+        self._images += 1
+        path = folder / f"{self._images:06d}{suffix}"
+        with atomic_path(path) as tmp:
+            Image.fromarray(image).save(tmp, format="JPEG" if suffix == ".jpg" else "PNG", compress_level=1)
+        for old in sorted(folder.glob("[0-9]*"))[:-KEPT_IMAGES]:
+            old.unlink(missing_ok=True)
+        return path
 
     def set_clip(self, clip: Clip) -> None:
         """Start over with a new clip: earlier masks, drafts and runs are dropped."""

@@ -15,9 +15,10 @@ import gradio as gr
 import numpy as np
 import pytest
 import torch
+from gradio import processing_utils
 from PIL import Image
 
-from demo.annotation import PALETTE, editor_value, labels_from_editor
+from demo.annotation import PALETTE, editor_frame, editor_value, labels_from_editor
 from demo.app import build_demo
 from demo.callbacks import (
     ARM_OUTPUTS,
@@ -91,7 +92,8 @@ def test_opening_a_video_shows_frame_0_in_the_editor(tmp_path) -> None:
     out = outputs(make_callbacks(tmp_path).open_clip(None, str(BIKE)))
     workspace = out["state"]
     assert isinstance(workspace, Workspace) and workspace.clip.frames == 4 and workspace.editor_frame == 0
-    assert out["editor"]["background"].shape == (480, 854, 3) and out["editor"]["layers"] == []
+    assert editor_frame(out["editor"]).shape == (480, 854, 3) and out["editor"]["layers"] == []
+    assert out["editor"]["background"].endswith("00000.png")  # a file written once: see demo.workspace
     assert out["frame"]["maximum"] == 3 and out["frame"]["interactive"] is True
     assert out["run"]["value"] == "Run from frame 0" and out["run"]["interactive"] is True
     assert "0 objects" in out["objects"] and "854×480 · 24 fps · 4 frames" in out["clip_info"]
@@ -112,7 +114,9 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
     out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
     workspace = out["state"]
     yields = run(callbacks, workspace, out["editor"])
-    assert all(isinstance(y["preview"], np.ndarray) for y in yields[:-1]) and len(yields) == 5
+    previews = [y["preview"] for y in yields[:-1]]
+    assert len(yields) == 5 and len(set(previews)) == 4 and all(p.endswith(".jpg") for p in previews)
+    assert Image.open(previews[-1]).size == (854, 480)
     assert all(isinstance(y["status"], dict) for y in yields[:-1])  # skipped: the progress bar is over it
     final = yields[-1]
     assert "**Done**" in final["status"] and "frames 0–3" in final["status"]
@@ -122,13 +126,13 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
 
     # correct frame 2: the editor shows the latest result there; repaint it and run again from it
     editor, objects, button = callbacks.show_frame(workspace, 2, out["editor"])
-    np.testing.assert_array_equal(editor["background"], read_frame(BIKE, 2))
+    np.testing.assert_array_equal(editor_frame(editor), read_frame(BIKE, 2))
     np.testing.assert_array_equal(labels_from_editor(editor), read_mask(workspace.masks_dir / "00002.png"))
     assert button["value"] == "Run from frame 2"
     fixed = np.zeros((480, 854), np.uint8)
     fixed[100:200, 300:400], fixed[250:300, 300:500] = 1, 2
     before = (workspace.masks_dir / "00001.png").read_bytes()
-    final = run(callbacks, workspace, editor_value(editor["background"], fixed))[-1]
+    final = run(callbacks, workspace, editor_value(editor_frame(editor), fixed))[-1]
     assert "2 frames segmented" in final["status"] and "frames 0–3" in final["status"]
     assert (workspace.masks_dir / "00001.png").read_bytes() == before
     np.testing.assert_array_equal(read_mask(workspace.masks_dir / "00002.png"), fixed)
@@ -158,7 +162,7 @@ def test_moving_the_slider_keeps_what_was_painted_as_a_draft(tmp_path) -> None:
     workspace = out["state"]
     painted = np.zeros((480, 854), np.uint8)
     painted[10:50, 10:50] = 3
-    editor, objects, _ = callbacks.show_frame(workspace, 1, editor_value(out["editor"]["background"], painted))
+    editor, objects, _ = callbacks.show_frame(workspace, 1, editor_value(editor_frame(out["editor"]), painted))
     assert editor["layers"] == [] and "0 objects" in objects and workspace.editor_frame == 1
     editor, objects, _ = callbacks.show_frame(workspace, 0, editor)
     np.testing.assert_array_equal(labels_from_editor(editor), painted)
@@ -185,7 +189,7 @@ def test_a_mask_uploaded_for_any_frame_replaces_the_editor_layers_and_must_fit_t
 def test_the_box_tool_in_the_editor_gives_a_mask_and_ignores_its_own_echo(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
     out = outputs(callbacks.open_clip(None, str(EXAMPLES_DIR / "rollerblade.mp4")))
-    workspace, frame = out["state"], out["editor"]["background"]
+    workspace, frame = out["state"], editor_frame(out["editor"])
     rider = read_mask(EXAMPLES_DIR / "rollerblade.png") == 1
     ys, xs = np.nonzero(rider)
     stroke = np.zeros((480, 854, 4), np.uint8)  # the brush dragged from corner to corner, translucent
@@ -243,7 +247,7 @@ def test_bad_inputs_give_readable_messages_next_to_their_cause_and_name_no_serve
     assert [y["status"] for y in run(callbacks, out["state"], out["editor"])] == [
         "⚠ frame 0 is empty: draw a box across an object (or paint it, or upload its mask) first"
     ]
-    painted = editor_value(out["editor"]["background"], read_mask(BIKE_MASK))
+    painted = editor_value(editor_frame(out["editor"]), read_mask(BIKE_MASK))
     assert run(callbacks, out["state"], painted, scales="big")[-1]["status"].startswith(
         "⚠ scales must be comma-separated numbers"
     )
@@ -272,11 +276,38 @@ def test_a_clip_cut_short_is_found_at_upload_and_its_complete_frames_are_segment
     assert f"⚠ The file is cut short: only its first {intact} frames" in out["clip_info"]
     labels = np.zeros((64, 96), np.uint8)
     labels[10:40, 20:60] = 1
-    final = run(callbacks, out["state"], editor_value(out["editor"]["background"], labels))[-1]
+    final = run(callbacks, out["state"], editor_value(editor_frame(out["editor"]), labels))[-1]
     assert final["status"].startswith("**Done**") and f"frames 0–{intact - 1}" in final["status"]
     assert len(zip_ids(final["masks"])) == intact and probe_video(final["overlay"]).num_frames == intact
     with pytest.raises(gr.Error, match=f"half.mp4 is cut short: only its first {intact} frames are complete"):
         callbacks.segment_video(str(half), str(BIKE_MASK))
+
+
+def test_the_editors_images_go_out_as_files_that_gradio_never_rewrites(tmp_path, monkeypatch) -> None:
+    """An array sent twice is re-encoded into the same content-named cache file, in place, truncating it under a
+    download in progress ("Too little data for declared Content-Length" in the log); a file is copied once."""
+    rewritten = []
+    write_bytes = Path.write_bytes
+
+    def spy(path: Path, data: bytes) -> int:
+        if path.exists():
+            rewritten.append(path.name)
+        return write_bytes(path, data)
+
+    monkeypatch.setattr(Path, "write_bytes", spy)
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    cache = str(tmp_path / "cache")
+    for _ in range(2):
+        processing_utils.save_img_array_to_cache(editor_frame(out["editor"]), cache, format="png")
+    assert rewritten == ["image.png"]  # what Gradio does with an array sent again
+    rewritten.clear()
+    copies = []
+    for _ in range(2):
+        editor, _, _ = callbacks.show_frame(out["state"], 0, out["editor"])
+        assert isinstance(editor["background"], str) and all(isinstance(p, str) for p in editor["layers"])
+        copies += [processing_utils.save_file_to_cache(p, cache) for p in [editor["background"], *editor["layers"]]]
+    assert rewritten == [] and copies[0] == copies[2]  # the frame: one file sent twice, copied once
 
 
 def test_messages_never_show_server_paths() -> None:
@@ -422,7 +453,7 @@ def test_mov_webm_and_avi_uploads_open(tmp_path, suffix, container, codec) -> No
         for packet in stream.encode(None):
             output.mux(packet)
     out = outputs(make_callbacks(tmp_path).open_clip(None, str(path)))
-    assert out["state"].clip.frames == 3 and out["editor"]["background"].shape == (64, 96, 3)
+    assert out["state"].clip.frames == 3 and editor_frame(out["editor"]).shape == (64, 96, 3)
     assert ("browsers cannot preview" in out["clip_info"]) == (suffix == ".avi")
 
 
@@ -435,11 +466,11 @@ def test_a_rotated_clip_is_shown_and_segmented_upright(tmp_path) -> None:
     subprocess.run([*command, str(rotated)], check=True)
     callbacks = make_callbacks(tmp_path)
     out = outputs(callbacks.open_clip(None, str(rotated)))
-    assert out["editor"]["background"].shape == (854, 480, 3) and "480×854" in out["clip_info"]
+    assert editor_frame(out["editor"]).shape == (854, 480, 3) and "480×854" in out["clip_info"]
     assert "rotated 90°" in out["clip_info"]
     labels = np.zeros((854, 480), np.uint8)
     labels[300:500, 100:300] = 1
-    final = run(callbacks, out["state"], editor_value(out["editor"]["background"], labels))[-1]
+    final = run(callbacks, out["state"], editor_value(editor_frame(out["editor"]), labels))[-1]
     info = probe_video(final["overlay"])
     assert (info.width, info.height, info.num_frames) == (480, 854, 4)
 
