@@ -22,7 +22,7 @@ from demo.example_clips import EXAMPLES_DIR, attribution, available_examples
 from demo.limits import Limits
 from demo.mask_tools import TOOLS
 from demo.models import ModelCache, ModelLoader, load_weights, missing_weights_message, model_choices
-from demo.workspace import remove_workspace, sweep
+from demo.workspace import remove_workspace, sweep, sweep_leaks
 from rgmp.device import pick_device
 
 TITLE = "RGMP · video object segmentation"
@@ -56,8 +56,9 @@ def cache_schedule(limits: Limits) -> tuple[int, int]:
 
 
 def sweeper(work_root: Path, limits: Limits):
-    """A FastAPI lifespan that deletes users' folders older than the limit, on :func:`cache_schedule`'s rhythm
-    (the API's one-call folders, and pages whose state was not deleted)."""
+    """A FastAPI lifespan that deletes, on :func:`cache_schedule`'s rhythm, the users' folders older than the limit
+    (the API's one-call folders, and pages whose state was not deleted) and the empty files that Gradio 6.31's
+    ``gr.File(type="filepath")`` leaves in its upload folder for every file it receives (:func:`sweep_leaks`)."""
     frequency, age = cache_schedule(limits)
 
     @contextlib.asynccontextmanager
@@ -66,6 +67,7 @@ def sweeper(work_root: Path, limits: Limits):
             while True:
                 await asyncio.sleep(frequency)
                 await asyncio.to_thread(sweep, work_root, age)
+                await asyncio.to_thread(sweep_leaks, Path(app.uploaded_file_dir), age)
 
         task = asyncio.create_task(loop())
         try:

@@ -428,6 +428,11 @@ class DemoCallbacks:
                 raise DemoError("no video given")
             if not mask:
                 raise DemoError("no mask given: send the first frame's mask as a PNG")
+            if not Path(video).is_file() or not Path(mask).is_file():
+                raise DemoError(
+                    f"the files sent are no longer on the server (deleted after {self.limits.file_age_s} s): send "
+                    "them again"
+                )
             clip = self.probe(video)
             if clip.intact is not None:
                 raise DemoError(

@@ -154,3 +154,23 @@ def sweep(root: Path, max_age_s: float, *, now: float | None = None) -> int:
         except FileNotFoundError:  # removed meanwhile by its own session
             continue
     return removed
+
+
+def sweep_leaks(upload_dir: Path, max_age_s: float, *, now: float | None = None) -> int:
+    """Delete the empty ``tmp*`` files older than ``max_age_s`` at the top of Gradio's upload folder; returns how many.
+
+    Gradio 6.31's ``gr.File(type="filepath")`` creates one there for every file it hands to a function and never
+    uses or deletes it (``File._process_single_file``); uploads themselves live in sub-folders, and a ``tmp*``
+    file being received is younger than any file age the demo uses.
+    """
+    now = time.time() if now is None else now
+    removed = 0
+    for path in upload_dir.glob("tmp*") if upload_dir.is_dir() else []:
+        try:
+            stat = path.stat()
+            if path.is_file() and stat.st_size == 0 and now - stat.st_mtime > max_age_s:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed

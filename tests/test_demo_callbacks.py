@@ -36,7 +36,7 @@ from demo.example_clips import EXAMPLES, EXAMPLES_DIR
 from demo.limits import Limits
 from demo.models import ModelCache, missing_weights_message, model_choices, random_model_loader
 from demo.pipeline import RunProgress
-from demo.workspace import Workspace, remove_workspace, sweep
+from demo.workspace import Workspace, remove_workspace, sweep, sweep_leaks
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.video import VideoWriter, intact_frames, probe_video
 
@@ -420,6 +420,15 @@ def test_old_user_folders_are_swept_and_state_deletion_removes_the_folder(tmp_pa
     assert not old.folder.exists() and fresh.folder.exists()
     remove_workspace(fresh)
     assert not fresh.folder.exists() and fresh.stop.is_set()
+    uploads = tmp_path / "uploads"
+    (uploads / "ab12").mkdir(parents=True)
+    for name in ("tmpold", "tmpnew", "ab12/clip.mp4"):
+        (uploads / name).write_bytes(b"")
+    (uploads / "tmpbig").write_bytes(b"being received")
+    for name in ("tmpold", "tmpbig", "ab12/clip.mp4"):
+        os.utime(uploads / name, (time.time() - 7200, time.time() - 7200))
+    assert sweep_leaks(uploads, 3600) == 1  # Gradio's empty leftovers only
+    assert sorted(p.name for p in uploads.rglob("*") if p.is_file()) == ["clip.mp4", "tmpbig", "tmpnew"]
 
 
 def test_model_choices_and_the_missing_weights_message(tmp_path, monkeypatch) -> None:
