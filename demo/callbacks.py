@@ -377,6 +377,7 @@ class DemoCallbacks:
             shown = 0.0
             for item in run:
                 if isinstance(item, RunProgress):
+                    workspace.touch()  # in use: the sweep of old folders leaves it alone however long the run
                     progress((item.done, item.total), desc=progress_text(item), unit="frames")
                     segment = segments.add(item.preview) if segments and not item.backward else None
                     if segment is not None or time.monotonic() - shown >= self.preview_interval:
@@ -458,7 +459,11 @@ class DemoCallbacks:
                 options=RenderOptions(cutout_background="none"),  # not returned: spare its writing
                 stop=workspace.stop,
             )
-            result = [item for item in run if isinstance(item, RunResult)][0]
+            result = None
+            for item in run:
+                workspace.touch()  # in use: the sweep of old folders leaves it alone however long the run
+                result = item
+            assert isinstance(result, RunResult)
             if result.problem is not None:
                 raise DemoError(result.problem)
             return str(result.overlay), str(result.masks_zip)

@@ -95,7 +95,7 @@ def run_load_test(
     clients: int = 8,
     frames: int = 30,
     queue_size: int = 32,
-    file_age_s: int = 5,
+    file_age_s: int = 60,
     size: int = 480,
     timeout_s: float = 600.0,
     folder: Path | None = None,
@@ -221,7 +221,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=8, help="calls sent at once (default 8)")
     parser.add_argument("--frames", type=int, default=30, help="frames of each call's clip (default 30)")
     parser.add_argument("--queue-size", type=int, default=32, help="most requests waiting (default 32)")
-    parser.add_argument("--file-age", type=int, default=5, help="temporary files deleted after this many seconds")
+    parser.add_argument(
+        "--file-age",
+        type=int,
+        default=60,
+        help="temporary files deleted after this many seconds (default 60; more than the last call waits, or its "
+        "upload is deleted while it is queued)",
+    )
     parser.add_argument("--size", type=int, default=480, help="processing size, short side (default 480)")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads for the network")
     parser.add_argument("--random-weights", action="store_true", help="a random network instead of the starter one")
