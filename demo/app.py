@@ -37,7 +37,7 @@ CSS = """
 @media (max-width: 900px) {
   #main { grid-template-columns: minmax(0, 1fr); grid-template-areas: "input" "editor" "run"; }
 }
-#status { min-height: 2.5em; }
+#status { min-height: 3.5em; }  /* room for the progress line and its bar, drawn over it */
 #weights-warning { border-left: 4px solid #d97706; padding-left: 0.75em; }
 #run.running { opacity: 1; cursor: progress; animation: rgmp-running 1.2s ease-in-out infinite alternate; }
 @keyframes rgmp-running { from { filter: brightness(0.85); } to { filter: brightness(1.15); } }

@@ -41,6 +41,7 @@ class LoadReport:
         rss_mb: (before, peak) resident memory of this process (server and clients), in MB.
         leftover_files: files under the temporary folder once the file age has passed (and one sweep after),
             but for the ones there before the calls (the examples Gradio keeps in its cache).
+        cleaned_after: seconds from the last answer until no such file was left (or the check gave up).
         tracebacks: lines of the log (stderr and logging) that start a traceback.
     """
 
@@ -49,6 +50,7 @@ class LoadReport:
     wall: float = 0.0
     rss_mb: tuple[float, float] = (0.0, 0.0)
     leftover_files: list[str] = field(default_factory=list)
+    cleaned_after: float = 0.0
     tracebacks: list[str] = field(default_factory=list)
 
     @property
@@ -66,7 +68,8 @@ class LoadReport:
             f"{len(self.outcomes)} calls: {done} done, {full} told the queue is full, "
             f"{len(self.outcomes) - done - full} failed; call times {times[0]:.1f}–{times[-1]:.1f} s, all in "
             f"{self.wall:.1f} s; resident memory {self.rss_mb[0]:.0f} MB before, {self.rss_mb[1]:.0f} MB at most; "
-            f"{len(self.leftover_files)} temporary files left after the file age; {len(self.tracebacks)} tracebacks"
+            f"{len(self.leftover_files)} temporary files left {self.cleaned_after:.0f} s after the last answer; "
+            f"{len(self.tracebacks)} tracebacks"
         )
 
 
@@ -95,7 +98,7 @@ def run_load_test(
     clients: int = 8,
     frames: int = 30,
     queue_size: int = 32,
-    file_age_s: int = 60,
+    file_age_s: int = 300,
     size: int = 480,
     timeout_s: float = 600.0,
     folder: Path | None = None,
@@ -158,10 +161,17 @@ def run_load_test(
         sampler.join()
         report.outcomes = [outcome for outcome, _ in results]
         report.seconds = [seconds for _, seconds in results]
-        time.sleep(file_age_s + max(1, file_age_s // 4) + 1.5)  # the age, one sweep, and a margin
-        report.leftover_files = sorted(
-            str(path.relative_to(server_dir)) for path in server_dir.rglob("*") if path.is_file() and path not in before
-        )
+        deadline = time.monotonic() + file_age_s + max(1, file_age_s // 4) + 1.5  # the age, one sweep, a margin
+        while True:
+            report.leftover_files = sorted(
+                str(path.relative_to(server_dir))
+                for path in server_dir.rglob("*")
+                if path.is_file() and path not in before
+            )
+            if not report.leftover_files or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        report.cleaned_after = time.perf_counter() - began - report.wall
         report.tracebacks = [line for line in log.getvalue().splitlines() if line.startswith("Traceback")]
     return report
 
@@ -224,8 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--file-age",
         type=int,
-        default=60,
-        help="temporary files deleted after this many seconds (default 60; more than the last call waits, or its "
+        default=300,
+        help="temporary files deleted after this many seconds (default 300: more than the last call waits, or its "
         "upload is deleted while it is queued)",
     )
     parser.add_argument("--size", type=int, default=480, help="processing size, short side (default 480)")
