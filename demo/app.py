@@ -49,6 +49,12 @@ def default_work_root() -> Path:
     return Path(os.environ.get("GRADIO_TEMP_DIR") or tempfile.gettempdir()) / "rgmp-demo"
 
 
+def queue_full(demo: gr.Blocks) -> bool:
+    """Whether Gradio's queue would refuse one more event (it counts the events waiting, of every kind)."""
+    queue = demo._queue  # no public accessor in Gradio 6.31
+    return queue.max_size is not None and len(queue) >= queue.max_size
+
+
 def cache_schedule(limits: Limits) -> tuple[int, int]:
     """Gradio's ``delete_cache`` (frequency, age) in seconds: files older than the limit, checked at least every
     10 minutes (and 4 times within the age, for short ages)."""
@@ -113,14 +119,19 @@ def build_demo(
         limits=limits,
         work_root=work_root or default_work_root(),
         default_size=default_size,
+        queue_full=lambda: queue_full(demo),
     )
     weights_problem = None if model_loader is not None else missing_weights_message()
+    # Segmentations wait in Gradio's queue, whose size is bounded; a full queue refuses any queued event, and in
+    # the page that leaves a bare "Error" badge. So everything else skips the queue (it is quick), and Run first
+    # asks whether there is room (arm), then starts the segmentation through a hidden ticket.
     heavy = {"concurrency_id": f"rgmp-{device.type}", "concurrency_limit": limits.concurrency}
-    light = {"concurrency_id": "light", "concurrency_limit": 4, "api_visibility": "private"}
+    light = {"queue": False, "api_visibility": "private"}
     sizes = SIZES if default_size in dict(SIZES).values() else [*SIZES, (f"{default_size} px", default_size)]
 
     with gr.Blocks(title=TITLE, delete_cache=cache_schedule(limits)) as demo:
         state = gr.State(None, time_to_live=limits.file_age_s, delete_callback=remove_workspace)
+        ticket = gr.Number(0, visible=False)  # Run's arm step changes it when there is room: that starts the run
         gr.Markdown(
             f"# {TITLE}\n"
             "Upload a clip, draw a box across each object on one frame, and watch the masks propagate "
@@ -258,6 +269,7 @@ def build_demo(
 
         named = {
             "state": state,
+            "ticket": ticket,
             "video": video_in,
             "clip_info": clip_info,
             "first_seconds": first_seconds,
@@ -290,9 +302,8 @@ def build_demo(
             **quiet,
         )
         frame.release(callbacks.show_frame, [state, frame, editor], [editor, objects, run], **light)
-        run.click(
-            callbacks.arm, [state], [named[name] for name in ARM_OUTPUTS], queue=False, api_visibility="private"
-        ).then(
+        run.click(callbacks.arm, [state, ticket], [named[name] for name in ARM_OUTPUTS], **light)
+        ticket.change(
             callbacks.run,
             [
                 state,
@@ -311,17 +322,11 @@ def build_demo(
             show_progress_on=[status],
             api_visibility="private",
             **heavy,
-        ).then(
-            callbacks.finish, [state], [named[name] for name in FINISH_OUTPUTS], queue=False, api_visibility="private"
-        )
+        ).then(callbacks.finish, [state], [named[name] for name in FINISH_OUTPUTS], **light)
         stream_video.change(
-            lambda on: gr.update(visible=True if on else "hidden", value=None),
-            [stream_video],
-            [stream],
-            queue=False,
-            api_visibility="private",
+            lambda on: gr.update(visible=True if on else "hidden", value=None), [stream_video], [stream], **light
         )
-        stop.click(callbacks.stop, [state], [stop], queue=False, api_visibility="private")
+        stop.click(callbacks.stop, [state], [stop], **light)
         api_button.click(
             callbacks.segment_video,
             [api_video, api_mask],

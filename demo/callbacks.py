@@ -10,7 +10,7 @@ raises ``gr.Error`` with the same message, which ``gradio_client`` turns into an
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,7 @@ CLIP_OUTPUTS = (
 """Outputs of :meth:`DemoCallbacks.open_clip` and :meth:`DemoCallbacks.open_example`, in order."""
 RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks", "stream")
 """Outputs of :meth:`DemoCallbacks.run`, in order."""
-ARM_OUTPUTS = ("run", "stop", "status", "preview")
+ARM_OUTPUTS = ("run", "stop", "status", "preview", "ticket")
 """Outputs of :meth:`DemoCallbacks.arm`, in order."""
 FINISH_OUTPUTS = ("run", "stop", "preview")
 """Outputs of :meth:`DemoCallbacks.finish`, in order."""
@@ -85,6 +85,7 @@ class DemoCallbacks:
         work_root: parent of the users' private folders.
         default_size: processing size (short side, px) of the API and of the page's default.
         preview_interval: least time between two live-preview updates, in seconds.
+        queue_full: whether the server's queue would refuse a segmentation now (default: never).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class DemoCallbacks:
         work_root: Path,
         default_size: int | None = 480,
         preview_interval: float = 0.25,
+        queue_full: Callable[[], bool] = lambda: False,
     ):
         self.models = models
         self.device = device
@@ -103,6 +105,7 @@ class DemoCallbacks:
         self.work_root = work_root
         self.default_size = default_size
         self.preview_interval = preview_interval
+        self.queue_full = queue_full
 
     # ----------------------------------------------------------------------------------------------------------
     # Input and annotation
@@ -248,7 +251,7 @@ class DemoCallbacks:
         workspace.editor_frame = index
         shown = labels if labels is not None else np.zeros(frame.shape[:2], np.uint8)
         workspace.sketch = Sketch.of(index, shown)
-        run = gr.skip() if workspace.running else gr.update(value=f"Run from frame {index}")
+        run = gr.skip() if workspace.run_state != "idle" else gr.update(value=f"Run from frame {index}")
         return editor_files(workspace, index, frame, labels), describe_objects(shown), run
 
     def describe_clip(self, clip: Clip) -> str:
@@ -279,21 +282,30 @@ class DemoCallbacks:
     # ----------------------------------------------------------------------------------------------------------
     # Run
 
-    def arm(self, workspace: Workspace | None) -> tuple[Any, ...]:
-        """Run was pressed: show the run going, enable Stop, forget an earlier Stop, clear the status line (the
-        progress is drawn over it) and show the live preview. Outputs: :data:`ARM_OUTPUTS`.
+    def arm(self, workspace: Workspace | None, ticket: float | None) -> tuple[Any, ...]:
+        """Run was pressed: when the queue has room, show the run going, enable Stop, forget an earlier Stop, clear
+        the status line (the progress is drawn over it), show the live preview, and take a new ``ticket`` (which
+        starts the run); when it has none, say so in the status line. Outputs: :data:`ARM_OUTPUTS`.
 
         A Stop pressed while the run waits in the queue still counts.
         """
+        skip = gr.skip()
         if workspace is None or workspace.clip is None:
-            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+            return skip, skip, skip, skip, skip
+        if self.queue_full():
+            busy = (
+                f"{WARNING} The server is busy: its queue of {self.limits.queue_size} segmentations is full. Press "
+                "Run again in a minute."
+            )
+            return skip, skip, busy, skip, skip
         workspace.stop.clear()
-        workspace.running = True
+        workspace.run_state = "queued"
         return (
             gr.update(value="Running…", interactive=False, elem_classes=["running"]),
             gr.update(value="Stop", interactive=True),
             "",
             gr.update(value=None, visible=True),
+            (ticket or 0) + 1,
         )
 
     def finish(self, workspace: Workspace | None) -> tuple[Any, ...]:
@@ -301,7 +313,7 @@ class DemoCallbacks:
         video shows the result). Outputs: :data:`FINISH_OUTPUTS`."""
         ready = workspace is not None and workspace.clip is not None
         if workspace is not None:
-            workspace.running = False
+            workspace.run_state = "idle"
         frame = workspace.editor_frame if ready else 0
         return (
             gr.update(value=f"Run from frame {frame}" if ready else "Run", interactive=ready, elem_classes=[]),
@@ -311,7 +323,7 @@ class DemoCallbacks:
 
     def stop(self, workspace: Workspace | None) -> Any:
         """The Stop button: the running segmentation ends before its next frame. Output: stop."""
-        if workspace is None or not workspace.running:
+        if workspace is None or workspace.run_state == "idle":
             return gr.update(value="Stop", interactive=False)
         workspace.stop.set()
         return gr.update(value="Stopping…", interactive=False)
@@ -348,6 +360,8 @@ class DemoCallbacks:
         """
         skip = gr.skip()
         segments = None
+        if workspace is not None:
+            workspace.run_state = "running"
         try:
             clip = require_clip(workspace)
             if clip.too_long and not first_seconds:
@@ -392,6 +406,9 @@ class DemoCallbacks:
                     yield skip, self.result_text(item), overlay, cutout, masks, skip if segments else None
         except Exception as err:  # the status line says what went wrong; the server keeps serving
             yield skip, warning(err, "segmentation"), skip, skip, skip, skip
+        finally:
+            if workspace is not None:
+                workspace.run_state = "idle"
 
     def result_text(self, result: RunResult) -> str:
         """The status line at the end of a run."""

@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from PIL import Image
@@ -62,7 +63,7 @@ class Workspace:
         drafts: label maps painted on other frames and not run yet, by frame index.
         sketch: what the editor shows on ``editor_frame``, for the mask tools; None before a frame is shown.
         stop: set by the Stop button; the running segmentation checks it before every frame.
-        running: a run was started (Run pressed) and has not finished.
+        run_state: "idle"; "queued" from Run pressed until the segmentation starts; then "running" until it ends.
     """
 
     def __init__(self, root: Path):
@@ -73,7 +74,7 @@ class Workspace:
         self.drafts: dict[int, np.ndarray] = {}
         self.sketch: Sketch | None = None
         self.stop = threading.Event()
-        self.running = False
+        self.run_state: Literal["idle", "queued", "running"] = "idle"
         self._runs = 0
         self._images = 0
 

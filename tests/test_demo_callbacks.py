@@ -364,20 +364,26 @@ def test_run_and_stop_tell_the_truth_about_a_run(tmp_path) -> None:
     workspace = out["state"]
     assert callbacks.stop(workspace) == gr.update(value="Stop", interactive=False)  # idle: Stop does nothing
     assert not workspace.stop.is_set()
-    armed = dict(zip(ARM_OUTPUTS, callbacks.arm(workspace), strict=True))
+    armed = dict(zip(ARM_OUTPUTS, callbacks.arm(workspace, 3), strict=True))
     assert armed["run"]["value"] == "Running…" and armed["run"]["interactive"] is False
     assert armed["run"]["elem_classes"] == ["running"] and armed["stop"]["interactive"] is True
-    assert armed["status"] == "" and armed["preview"]["visible"] is True and workspace.running
+    assert armed["status"] == "" and armed["preview"]["visible"] is True and workspace.run_state == "queued"
+    assert armed["ticket"] == 4  # a new ticket: that starts the run
     assert callbacks.stop(workspace) == gr.update(value="Stopping…", interactive=False) and workspace.stop.is_set()
     final = run(callbacks, workspace, out["editor"])[-1]
     assert final["status"].startswith("**Stopped**")  # pressed while queued: the run ends at once
     done = dict(zip(FINISH_OUTPUTS, callbacks.finish(workspace), strict=True))
     assert done["run"]["value"] == "Run from frame 0" and done["run"]["interactive"] is True
     assert done["run"]["elem_classes"] == [] and done["stop"]["interactive"] is False
-    assert done["preview"]["visible"] is False and not workspace.running
-    callbacks.arm(workspace)
+    assert done["preview"]["visible"] is False and workspace.run_state == "idle"
+    callbacks.arm(workspace, 4)
     assert not workspace.stop.is_set()  # a new run forgets the earlier Stop
-    assert callbacks.arm(None) == (gr.skip(),) * 4
+    callbacks.finish(workspace)
+    callbacks.queue_full = lambda: True
+    busy = dict(zip(ARM_OUTPUTS, callbacks.arm(workspace, 4), strict=True))
+    assert busy["status"].startswith("⚠ The server is busy: its queue of 32 segmentations is full")
+    assert busy["ticket"] == gr.skip() and busy["run"] == gr.skip() and workspace.run_state == "idle"
+    assert callbacks.arm(None, 0) == (gr.skip(),) * 5
 
 
 def test_progress_text_names_the_frame_speed_and_time_left() -> None:

@@ -213,7 +213,7 @@ def test_an_example_then_stop_ends_the_run_early_and_the_next_run_completes(page
     wait_for_text(page, "#objects", "1 object")
 
     page.locator("#run").click()
-    page.wait_for_function("() => (document.querySelector('#status')?.innerText || '').includes('frames/s')")
+    page.wait_for_selector("#preview img")  # frames are coming: the live preview shows the latest
     page.locator("#stop").click()
     status = wait_for_text(page, "#status", "Stopped")
     last = int(re.search(r"frames 0–(\d+)", status).group(1))
