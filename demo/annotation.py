@@ -198,7 +198,7 @@ def describe_objects(labels: np.ndarray | None) -> str:
         return "No frame loaded."
     ids = [int(i) for i in np.unique(labels) if i not in (0, 255)]
     if not ids:
-        return "**0 objects** painted: paint each object in its own colour (or on its own layer), or upload a mask."
+        return "**0 objects** yet: draw a box across each object, one colour per object, or upload a mask."
     swatches = " ".join(
         f'<span style="display:inline-block;width:0.9em;height:0.9em;background:#{r:02x}{g:02x}{b:02x};'
         f'vertical-align:middle;border-radius:2px"></span>&nbsp;{i}'

@@ -36,6 +36,7 @@ CSS = """
 #run-column { grid-area: run; }
 @media (max-width: 900px) {
   #main { grid-template-columns: minmax(0, 1fr); grid-template-areas: "input" "editor" "run"; }
+  #objects-row { flex-direction: column; }
 }
 #status { min-height: 3.5em; }  /* room for the progress line and its bar, drawn over it */
 #weights-warning { border-left: 4px solid #d97706; padding-left: 0.75em; }
@@ -192,7 +193,7 @@ def build_demo(
                     height=editor_height(16 / 9),
                     elem_id="annotator",
                 )
-                with gr.Row(equal_height=True):
+                with gr.Row(elem_id="objects-row"):
                     objects = gr.Markdown(describe_objects(None), elem_id="objects")
                     mask_upload = gr.UploadButton(
                         "Upload a mask PNG for this frame",
