@@ -322,11 +322,15 @@ class DemoCallbacks:
         )
 
     def stop(self, workspace: Workspace | None) -> Any:
-        """The Stop button: the running segmentation ends before its next frame. Output: stop."""
-        if workspace is None or workspace.run_state == "idle":
-            return gr.update(value="Stop", interactive=False)
-        workspace.stop.set()
-        return gr.update(value="Stopping…", interactive=False)
+        """The Stop button: the running segmentation ends before its next frame; Stop is disabled at once. Output:
+        stop.
+
+        Its label stays "Stop": this answer may reach the page after :meth:`finish`'s, and a "Stopping…" would
+        then stay.
+        """
+        if workspace is not None and workspace.run_state != "idle":
+            workspace.stop.set()
+        return gr.update(value="Stop", interactive=False)
 
     def session(self, model_key: str | None, checkpoint: str | None, scales: str | None, size: int | None) -> Session:
         """A session with the chosen network (an uploaded checkpoint wins), scales and processing size."""

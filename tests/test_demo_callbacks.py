@@ -369,7 +369,7 @@ def test_run_and_stop_tell_the_truth_about_a_run(tmp_path) -> None:
     assert armed["run"]["elem_classes"] == ["running"] and armed["stop"]["interactive"] is True
     assert armed["status"] == "" and armed["preview"]["visible"] is True and workspace.run_state == "queued"
     assert armed["ticket"] == 4  # a new ticket: that starts the run
-    assert callbacks.stop(workspace) == gr.update(value="Stopping…", interactive=False) and workspace.stop.is_set()
+    assert callbacks.stop(workspace) == gr.update(value="Stop", interactive=False) and workspace.stop.is_set()
     final = run(callbacks, workspace, out["editor"])[-1]
     assert final["status"].startswith("**Stopped**")  # pressed while queued: the run ends at once
     done = dict(zip(FINISH_OUTPUTS, callbacks.finish(workspace), strict=True))
