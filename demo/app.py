@@ -21,7 +21,14 @@ from demo.callbacks import ARM_OUTPUTS, CLIP_OUTPUTS, FINISH_OUTPUTS, RUN_OUTPUT
 from demo.example_clips import EXAMPLES_DIR, attribution, available_examples
 from demo.limits import Limits
 from demo.mask_tools import TOOLS
-from demo.models import ModelCache, ModelLoader, load_weights, missing_weights_message, model_choices
+from demo.models import (
+    ModelCache,
+    ModelLoader,
+    default_model,
+    load_weights,
+    missing_weights_message,
+    model_choices,
+)
 from demo.workspace import remove_workspace, sweep, sweep_leaks
 from rgmp.device import pick_device
 
@@ -114,12 +121,14 @@ def build_demo(
         device = pick_device(os.environ.get("RGMP_DEVICE"))
     elif not isinstance(device, torch.device):
         device = pick_device(device)
+    first_model = default_model(device)
     callbacks = DemoCallbacks(
         models=ModelCache(model_loader or load_weights),
         device=device,
         limits=limits,
         work_root=work_root or default_work_root(),
         default_size=default_size,
+        default_model=first_model,
         queue_full=lambda: queue_full(demo),
     )
     weights_problem = None if model_loader is not None else missing_weights_message()
@@ -207,7 +216,7 @@ def build_demo(
 
             with gr.Column(elem_id="run-column", min_width=300):
                 with gr.Row():
-                    model = gr.Dropdown(model_choices(), value="starter", label="3 · Run: model", scale=2)
+                    model = gr.Dropdown(model_choices(first_model), value=first_model, label="3 · Run: model", scale=2)
                     size = gr.Dropdown(
                         sizes, value=default_size, label="Processing size (short side)", scale=1, elem_id="size"
                     )
@@ -257,6 +266,11 @@ def build_demo(
                 cutout = gr.Video(label="Cut-out", interactive=False, elem_id="cutout-video")
                 with gr.Group(elem_id="downloads"):
                     masks = gr.File(label="Masks: DAVIS-palette PNGs (zip)", interactive=False, elem_id="masks-zip")
+                    exports = gr.File(
+                        label="Masks: COCO run-length encoding (coco.json) and alpha mattes (alpha/<object>/), zip",
+                        interactive=False,
+                        elem_id="exports-zip",
+                    )
 
         with gr.Accordion("Example clips: sources and licences", open=False):
             gr.Markdown(attribution())
@@ -284,6 +298,7 @@ def build_demo(
             "overlay": overlay,
             "cutout": cutout,
             "masks": masks,
+            "exports": exports,
             "stream": stream,
         }
         clip_outputs = [named[name] for name in CLIP_OUTPUTS]

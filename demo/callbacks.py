@@ -27,12 +27,12 @@ from demo.models import STARTER, ModelCache
 from demo.pipeline import RunProgress, RunResult, segment_clip
 from demo.render import RenderOptions, StreamSegments
 from demo.workspace import Clip, Workspace, sweep
-from rgmp.device import resolve_precision
+from rgmp.errors import InputError
 from rgmp.inference import Session, SessionOptions
+from rgmp.inference import parse_scales as parse_scale_text
 from rgmp.inference.session import object_ids_of
 from rgmp.io.masks import read_mask
 from rgmp.io.video import intact_frames, iter_video, probe_video
-from rgmp.options import parse_scales as parse_scale_text
 
 CLIP_OUTPUTS = (
     "state",
@@ -48,9 +48,10 @@ CLIP_OUTPUTS = (
     "overlay",
     "cutout",
     "masks",
+    "exports",
 )
 """Outputs of :meth:`DemoCallbacks.open_clip` and :meth:`DemoCallbacks.open_example`, in order."""
-RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks", "stream")
+RUN_OUTPUTS = ("preview", "status", "overlay", "cutout", "masks", "stream", "exports")
 """Outputs of :meth:`DemoCallbacks.run`, in order."""
 ARM_OUTPUTS = ("run", "stop", "status", "preview", "ticket")
 """Outputs of :meth:`DemoCallbacks.arm`, in order."""
@@ -71,7 +72,7 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
         return None
     try:
         return parse_scale_text(text)
-    except ValueError as err:
+    except InputError as err:
         raise DemoError(str(err)) from None
 
 
@@ -84,6 +85,7 @@ class DemoCallbacks:
         limits: what is accepted.
         work_root: parent of the users' private folders.
         default_size: processing size (short side, px) of the API and of the page's default.
+        default_model: the model key used when none is chosen, and by the API (:func:`demo.models.default_model`).
         preview_interval: least time between two live-preview updates, in seconds.
         queue_full: whether the server's queue would refuse a segmentation now (default: never).
     """
@@ -96,6 +98,7 @@ class DemoCallbacks:
         limits: Limits,
         work_root: Path,
         default_size: int | None = 480,
+        default_model: str = STARTER,
         preview_interval: float = 0.25,
         queue_full: Callable[[], bool] = lambda: False,
     ):
@@ -104,6 +107,7 @@ class DemoCallbacks:
         self.limits = limits
         self.work_root = work_root
         self.default_size = default_size
+        self.default_model = default_model
         self.preview_interval = preview_interval
         self.queue_full = queue_full
 
@@ -333,12 +337,12 @@ class DemoCallbacks:
         return gr.update(value="Stop", interactive=False)
 
     def session(self, model_key: str | None, checkpoint: str | None, scales: str | None, size: int | None) -> Session:
-        """A session with the chosen network (an uploaded checkpoint wins), scales and processing size."""
-        key = checkpoint or model_key or STARTER
+        """A session with the chosen network (an uploaded checkpoint wins), scales and processing size (which the
+        session never makes larger than the clip)."""
+        key = checkpoint or model_key or self.default_model
         model = self.models.get(key)
-        dtype = resolve_precision("auto", model.config.name, torch.device(self.device))
-        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None, dtype=dtype)
-        return Session(model, self.device, options)
+        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None)
+        return Session(model, self.device, options, dtype="auto")
 
     def run(
         self,
@@ -375,7 +379,7 @@ class DemoCallbacks:
                 )
             start = workspace.editor_frame
             labels = checked_labels(labels_from_editor(editor), clip, f"frame {start}")
-            session = self.session(model_key, checkpoint, scales, processing_size(size, clip))
+            session = self.session(model_key, checkpoint, scales, size)
             workspace.drafts.clear()
             run_dir = workspace.new_run_dir()
             segments = StreamSegments(run_dir / "stream", clip.info.fps) if stream_video else None
@@ -401,15 +405,16 @@ class DemoCallbacks:
                     if segment is not None or time.monotonic() - shown >= self.preview_interval:
                         shown = time.monotonic()
                         preview = str(workspace.image_file(item.preview, ".jpg"))
-                        yield preview, skip, skip, skip, skip, _path(segment) or skip
+                        yield preview, skip, skip, skip, skip, _path(segment) or skip, skip
                 else:
                     segment = segments.flush() if segments else None
                     if segment is not None:
-                        yield skip, skip, skip, skip, skip, str(segment)
+                        yield skip, skip, skip, skip, skip, str(segment), skip
                     overlay, cutout, masks = _path(item.overlay), _path(item.cutout), _path(item.masks_zip)
-                    yield skip, self.result_text(item), overlay, cutout, masks, skip if segments else None
+                    stream = skip if segments else None
+                    yield skip, self.result_text(item), overlay, cutout, masks, stream, _path(item.exports)
         except Exception as err:  # the status line says what went wrong; the server keeps serving
-            yield skip, warning(err, "segmentation"), skip, skip, skip, skip
+            yield skip, warning(err, "segmentation"), skip, skip, skip, skip, skip
         finally:
             if workspace is not None:
                 workspace.run_state = "idle"
@@ -469,7 +474,7 @@ class DemoCallbacks:
             labels = checked_labels(read_mask(mask), clip, "the mask")
             workspace = self.workspace(None)
             run = segment_clip(
-                self.session(STARTER, None, None, processing_size(self.default_size, clip)),
+                self.session(self.default_model, None, None, self.default_size),
                 clip.path,
                 labels,
                 start=0,
@@ -495,10 +500,11 @@ class DemoCallbacks:
 # --------------------------------------------------------------------------------------------------------------
 
 
-def clip_outputs(**values: Any) -> tuple[Any, ...]:
-    """The values of :data:`CLIP_OUTPUTS` in order; the video box is left as it is and the four result outputs
+def clip_outputs(**given: Any) -> tuple[Any, ...]:
+    """The values of :data:`CLIP_OUTPUTS` in order; the video box is left as it is and the five result outputs
     are cleared unless given."""
-    values = {"video": gr.skip(), "preview": None, "overlay": None, "cutout": None, "masks": None, **values}
+    values = {"video": gr.skip(), "preview": None, "overlay": None, "cutout": None, "masks": None, "exports": None}
+    values.update(given)
     return tuple(values[name] for name in CLIP_OUTPUTS)
 
 
@@ -510,13 +516,6 @@ def editor_files(
     value = editor_value(frame, labels)
     layers = [str(workspace.image_file(layer)) for layer in value["layers"]]
     return {"background": str(workspace.frame_file(index, frame)), "layers": layers, "composite": None}
-
-
-def processing_size(size: int | None, clip: Clip) -> int | None:
-    """The short side the network sees: ``size``, but never more than the clip's own (no upscaling)."""
-    if not size:
-        return None
-    return min(int(size), clip.info.width, clip.info.height)
 
 
 def require_clip(workspace: Workspace | None) -> Clip:

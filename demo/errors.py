@@ -11,13 +11,15 @@ import re
 
 import torch
 
+from rgmp.errors import InputError
+
 log = logging.getLogger(__name__)
 
 _PATH = re.compile(r"(?<![\w:/.~-])(?:/[^\s/'\"]+)+/([^\s/'\"]+)")
 """An absolute POSIX path (not part of a URL): its last component is kept."""
 
 
-class DemoError(ValueError):
+class DemoError(InputError):
     """A problem the user can fix (no video yet, nothing painted, clip too long...); the message says how."""
 
 

@@ -68,7 +68,8 @@ def attribution() -> str:
 def build(data: Path, out: Path = EXAMPLES_DIR) -> list[Path]:
     """Write every example's mp4 and first-frame mask from the shared data folder; returns the files."""
     from rgmp.io.masks import read_mask, write_mask
-    from rgmp.io.video import VideoWriter, list_frame_folder
+    from rgmp.io.video import list_frame_folder
+    from rgmp.io.video_writer import VideoWriter
 
     written = []
     for clip in EXAMPLES:

@@ -84,7 +84,8 @@ def resident_mb() -> float:
 
 def make_clip(path: Path, frames: int) -> Path:
     """The first ``frames`` frames of the rollerblade example as an H.264 mp4 at ``path``."""
-    from rgmp.io.video import VideoWriter, iter_video, probe_video
+    from rgmp.io.video import iter_video, probe_video
+    from rgmp.io.video_writer import VideoWriter
 
     with VideoWriter(path, probe_video(CLIP).fps) as writer:
         for frame in iter_video(CLIP, frames):

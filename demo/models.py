@@ -1,9 +1,10 @@
 """Which networks the demo offers and how they are loaded.
 
-A choice is a key: ``"starter"`` (the lite model's starter weights, the default), ``"official"`` (the authors'
-``weights.pth``, offered when it is installed where :func:`rgmp.weights.default_weights` looks) or the path of a
-project checkpoint. A :data:`ModelLoader` turns a key into a network; tests inject one that builds a seeded
-random model, so they never need real weights.
+A choice is a key: ``"starter"`` (the lite model's starter weights), ``"official"`` (the authors' ``weights.pth``,
+offered when it is installed where :func:`rgmp.weights.default_weights` looks, e.g. by ``python -m rgmp weights
+download paper``) or the path of a project checkpoint; :func:`default_model` picks the one the page starts with.
+A :data:`ModelLoader` turns a key into a network; tests inject one that builds a seeded random model, so they never
+need real weights.
 """
 
 from __future__ import annotations
@@ -26,14 +27,28 @@ STARTER = "starter"
 OFFICIAL = "official"
 
 
-def model_choices() -> list[tuple[str, str]]:
-    """(label, key) pairs for the model dropdown: the starter weights first, then what is installed."""
-    choices = [("Lite · starter weights (default)", STARTER)]
+def paper_weights_installed() -> bool:
+    """Whether the authors' ``weights.pth`` is where :func:`rgmp.weights.default_weights` looks."""
     try:
         default_weights("paper")
-        choices.append(("Paper · authors' weights.pth (research use only)", OFFICIAL))
     except WeightsError:
-        pass
+        return False
+    return True
+
+
+def default_model(device: torch.device) -> str:
+    """The model the page starts with: the paper model on a CUDA GPU when its weights are installed (it runs at
+    over 100 frames/s there), else the starter weights (the paper model takes about 1 s a frame on a small CPU)."""
+    return OFFICIAL if device.type == "cuda" and paper_weights_installed() else STARTER
+
+
+def model_choices(default: str = STARTER) -> list[tuple[str, str]]:
+    """(label, key) pairs for the model dropdown: the starter weights first, then what is installed; the label of
+    ``default`` says so."""
+    choices = [("Lite · starter weights", STARTER)]
+    if paper_weights_installed():
+        choices.append(("Paper · authors' weights.pth (research use only)", OFFICIAL))
+    choices = [(f"{label} (default)" if key == default else label, key) for label, key in choices]
     seen = {STARTER_WEIGHTS.resolve()}
     for folder in weights_dirs():
         for path in sorted(folder.glob("*.pt")) if folder.is_dir() else []:

@@ -1,5 +1,8 @@
 """One segmentation run over a clip, streamed: a progress item per frame, then the files.
 
+The latest result of every frame is kept in the workspace's masks folder: its palette PNG and, in ``alpha/``, its
+objects' alpha mattes (:mod:`rgmp.io.exports`), from which the run's zips are made.
+
 The annotated frame ``start`` is the reference (the paper's conclusion: a corrected frame becomes the new
 reference). Frames after it are propagated forward. Frames before it keep their earlier result when they have
 one; when some have none (or the user asks), they are first propagated backward from ``start``. Frames are
@@ -22,8 +25,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from demo.render import MASK_PNG_LEVEL, RenderOptions, ResultWriter, zip_masks
-from rgmp.inference import Session, SessionError
+from demo.render import MASK_PNG_LEVEL, RenderOptions, ResultWriter, zip_exports, zip_masks
+from rgmp.inference import FrameResult, Session, SessionError
+from rgmp.io.exports import ALPHA_DIR, alpha_path, write_alpha_mattes
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.pipeline import prefetch
 from rgmp.io.video import VideoError, iter_video
@@ -77,6 +81,8 @@ class RunResult:
         overlay: overlay video, None when the run stopped before the forward pass.
         cutout: cut-out video (mp4 or WebM with alpha), None likewise or when none was asked for.
         masks_zip: one palette PNG per frame ``00000.png``... of frames ``0..frames-1``, None likewise.
+        exports: the same frames as COCO run-length encoding and alpha mattes (:func:`demo.render.zip_exports`),
+            None likewise.
         frames: how many frames the files cover (from frame 0).
         segmented: frames the network segmented in this run.
         stopped: the Stop button ended the run early.
@@ -88,6 +94,7 @@ class RunResult:
     overlay: Path | None
     cutout: Path | None
     masks_zip: Path | None
+    exports: Path | None
     frames: int
     segmented: int
     stopped: bool
@@ -144,11 +151,12 @@ def segment_clip(
 
     if backward:
         for index, frame, result in _propagate_backward(session, video, labels, start, out_dir / "frames"):
-            write_mask(masks_dir / f"{index:05d}.png", result, MASK_PNG_LEVEL)
+            write_mask(masks_dir / f"{index:05d}.png", result.labels, MASK_PNG_LEVEL)
+            write_mattes(masks_dir, index, result)
             done += 1
-            yield progress(index, functools.partial(options.overlay_frame, frame, result), True)
+            yield progress(index, functools.partial(options.overlay_frame, frame, result.labels), True)
             if stop.is_set():
-                yield RunResult(None, None, None, 0, done, True, time.perf_counter() - began)
+                yield RunResult(None, None, None, None, 0, done, True, time.perf_counter() - began)
                 return
 
     stem = video.stem
@@ -168,6 +176,7 @@ def segment_clip(
                 for result in results:
                     last = start + result.index
                     drawn = writer.write(seen.frame, result.labels, masks_dir / f"{last:05d}.png")
+                    writer.submit(write_mattes, masks_dir, last, result)
                     done += 1
                     yield progress(last, drawn.result, False)
                     if stop.is_set():
@@ -177,16 +186,28 @@ def segment_clip(
                     raise
                 problem = str(err)
     masks_zip = zip_masks(masks_dir, range(last + 1), out_dir / f"{stem}_masks.zip")
+    exports = zip_exports(masks_dir, range(last + 1), out_dir / f"{stem}_exports.zip", stem)
     yield RunResult(
         writer.overlay_path,
         writer.cutout_path,
         masks_zip,
+        exports,
         last + 1,
         done,
         stop.is_set(),
         time.perf_counter() - began,
         problem,
     )
+
+
+def write_mattes(masks_dir: Path, index: int, result: FrameResult) -> None:
+    """Keep frame ``index``'s alpha mattes in ``masks_dir/alpha/<object>/``, and remove the ones an earlier run
+    left there for objects this result does not have."""
+    write_alpha_mattes(masks_dir, f"{index:05d}", result.probs, result.object_ids, MASK_PNG_LEVEL)
+    folder = masks_dir / ALPHA_DIR
+    for other in folder.iterdir():
+        if other.name not in {str(k) for k in result.object_ids}:
+            alpha_path(masks_dir, int(other.name), f"{index:05d}").unlink(missing_ok=True)
 
 
 class _LastFrame:
@@ -203,8 +224,8 @@ class _LastFrame:
 
 def _propagate_backward(
     session: Session, video: Path, labels: np.ndarray, start: int, cache: Path
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Frames ``start-1 .. 0`` segmented backward from frame ``start``: yields (index, frame, labels)."""
+) -> Iterator[tuple[int, np.ndarray, FrameResult]]:
+    """Frames ``start-1 .. 0`` segmented backward from frame ``start``: yields (index, frame, result)."""
     cache.mkdir(parents=True, exist_ok=True)
     try:
         annotated = None
@@ -227,7 +248,7 @@ def _propagate_backward(
         with closing(session.propagate(seen.tee(reverse()), labels)) as results:
             for result in results:
                 if result.index > 0:  # 0 is the annotated frame, written by the forward pass
-                    yield start - result.index, seen.frame, result.labels
+                    yield start - result.index, seen.frame, result
     finally:
         shutil.rmtree(cache, ignore_errors=True)
 

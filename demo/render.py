@@ -1,4 +1,5 @@
-"""The files a run hands back: overlay video, cut-out video and a zip of DAVIS-palette masks.
+"""The files a run hands back: overlay video, cut-out video, a zip of DAVIS-palette masks and a zip of the other
+mask formats (COCO run-length encoding, alpha mattes).
 
 Videos keep the clip's original size and frame rate. The overlay and the green-screen cut-out are H.264 mp4
 (browser-playable, :class:`rgmp.io.video.VideoWriter`); the transparent cut-out is a VP9 WebM with an alpha
@@ -8,9 +9,11 @@ cut into short MPEG-TS segments for a streaming ``gr.Video`` (:class:`StreamSegm
 
 from __future__ import annotations
 
+import io
 import os
 import secrets
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -21,12 +24,14 @@ from typing import Literal
 
 import av
 import numpy as np
+from PIL import Image
 
+from rgmp.io.exports import ALPHA_DIR, COCO_FILE, alpha_path, coco_annotations, coco_document, coco_json
 from rgmp.io.files import atomic_path
-from rgmp.io.masks import write_mask
+from rgmp.io.masks import object_ids, read_mask, write_mask
 from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
 from rgmp.io.pipeline import BackgroundWriter, writer_threads
-from rgmp.io.video import VideoWriter
+from rgmp.io.video_writer import VideoWriter
 
 MASK_PNG_LEVEL = 1
 """zlib level of the demo's mask PNGs: the same pixels as the official level 6 for half the CPU (files about twice
@@ -239,6 +244,10 @@ class ResultWriter:
         self.frames_written += 1
         return drawn
 
+    def submit(self, job: Callable[..., object], *args: object) -> None:
+        """Queue more writing on the background pool (e.g. a frame's alpha mattes)."""
+        self._pool.submit(job, *args)
+
     def _cut_out(self, frame: np.ndarray, labels: np.ndarray) -> np.ndarray | av.VideoFrame:
         if self.options.cutout_background == "transparent":
             return cutout_rgba(frame, labels)
@@ -286,4 +295,31 @@ def zip_masks(masks_dir: Path, indices: range, path: Path) -> Path:
         for index in indices:
             name = f"{index:05d}.png"
             archive.write(masks_dir / name, name)
+    return path
+
+
+def zip_exports(masks_dir: Path, indices: range, path: Path, video: str) -> Path:
+    """Zip frames ``indices`` of ``masks_dir`` in the other mask formats (:mod:`rgmp.io.exports`): ``coco.json``,
+    made from the palette PNGs ``00000.png``..., and ``alpha/<object>/00000.png``... for every object of those
+    frames (an empty matte where a frame has none, so that each object's sequence is complete)."""
+    frames, ids, size = [], set(), (0, 0)
+    for index in indices:
+        labels = read_mask(masks_dir / f"{index:05d}.png")
+        present = object_ids(labels)
+        ids.update(present)
+        size = labels.shape
+        frames.append((index, f"{index:05d}.jpg", coco_annotations(labels, present)))
+    empty = io.BytesIO()
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(COCO_FILE, coco_json(coco_document(video, size, sorted(ids), frames)))
+        for object_id in sorted(ids):
+            for index in indices:
+                name = f"{ALPHA_DIR}/{object_id}/{index:05d}.png"
+                matte = alpha_path(masks_dir, object_id, f"{index:05d}")
+                if matte.is_file():
+                    archive.write(matte, name, zipfile.ZIP_STORED)
+                    continue
+                if not empty.getvalue():
+                    Image.new("L", (size[1], size[0])).save(empty, format="PNG", compress_level=MASK_PNG_LEVEL)
+                archive.writestr(name, empty.getvalue(), zipfile.ZIP_STORED)
     return path

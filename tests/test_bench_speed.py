@@ -10,7 +10,6 @@ import pytest
 import torch
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.commands import add_bench_parser
 from rgmp.bench.machine import PeakMemory, peak_gflops
 from rgmp.bench.speed import (
     PARTS,
@@ -23,6 +22,7 @@ from rgmp.bench.speed import (
     synthetic_clip,
     yardstick_gflop,
 )
+from rgmp.cli.bench import add_bench_parser
 from rgmp.config import LITE, PAPER
 
 

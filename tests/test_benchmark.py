@@ -20,11 +20,11 @@ from conftest import SHARED_DATA, TINY, require, seeded_model
 from PIL import Image
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.commands import add_bench_parser, add_benchmark_parser
 from rgmp.bench.datasets import num_objects, read_dataset, read_labels, read_object_masks
 from rgmp.bench.paper import TABLE1_DAVIS2016
 from rgmp.bench.records import RunSettings, RunSummary
 from rgmp.bench.tables import report, table1, table3, table4, table5
+from rgmp.cli.bench import add_bench_parser, add_benchmark_parser
 from rgmp.inference import FrameResult
 from rgmp.io.masks import DAVIS_PALETTE
 from rgmp.weights import save_checkpoint
@@ -117,8 +117,8 @@ class CopyFirstMask:
     def propagate(self, frames, mask):
         labels = np.where(mask == 255, 0, mask).astype(np.uint8)
         ids = [int(i) for i in np.unique(labels) if i]
-        for index, _ in enumerate(frames):
-            yield FrameResult(index, np.zeros((len(ids) + 1, *mask.shape), np.float32), labels, ids)
+        for index, frame in enumerate(frames):
+            yield FrameResult(index, np.zeros((len(ids) + 1, *mask.shape), np.float32), labels, ids, frame)
 
 
 def j_copy(t):
@@ -127,7 +127,7 @@ def j_copy(t):
 
 @pytest.fixture
 def copy_session(monkeypatch):
-    monkeypatch.setattr("rgmp.bench.commands.make_session", lambda model, device, settings: CopyFirstMask())
+    monkeypatch.setattr("rgmp.cli.bench.make_session", lambda model, device, settings, adapt: CopyFirstMask())
 
 
 @pytest.fixture(scope="module")

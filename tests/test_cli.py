@@ -14,9 +14,10 @@ from conftest import CLIPS, require
 from PIL import Image
 
 from rgmp.cli import build_parser, main
+from rgmp.inference import parse_scales
 from rgmp.io.masks import DAVIS_PALETTE, write_mask
-from rgmp.io.video import VideoWriter, probe_video
-from rgmp.options import parse_scales
+from rgmp.io.video import probe_video
+from rgmp.io.video_writer import VideoWriter
 
 
 @pytest.fixture(scope="module")
@@ -245,9 +246,10 @@ def test_segment_and_benchmark_share_the_inference_options():
     segment_args = vars(parser.parse_args(["segment", "--frames", "f", "--mask", "m", "--out", "o"]))
     benchmark_args = vars(parser.parse_args(["benchmark", "davis2016", "--out", "o"]))
     shared = ["model", "weights", "scales", "merge", "size", "device", "no_ref", "no_prev"]
-    shared += ["online_learning", "online_steps", "online_lr"]
+    shared += ["online_learning", "online_steps", "online_lr", "flip"]
     assert {k: segment_args[k] for k in shared} == {k: benchmark_args[k] for k in shared}
     assert (segment_args["precision"], benchmark_args["precision"]) == ("auto", "fp32")  # tables stay fp32
+    assert (segment_args["adapt"], benchmark_args["adapt"]) == ("auto", "off")  # tables: no online learning
     assert segment_args["size"] == 480 and segment_args["merge"] == "soft" and segment_args["online_steps"] is None
     for command in (["segment", "--frames", "f", "--mask", "m"], ["benchmark", "davis2016"]):
         args = parser.parse_args([*command, "--out", "o", "--scales", "0.5, 1"])

@@ -27,7 +27,6 @@ from demo.callbacks import (
     RUN_OUTPUTS,
     DemoCallbacks,
     parse_scales,
-    processing_size,
     progress_text,
     read_frame,
 )
@@ -38,7 +37,8 @@ from demo.models import ModelCache, missing_weights_message, model_choices, rand
 from demo.pipeline import RunProgress
 from demo.workspace import Workspace, remove_workspace, sweep, sweep_leaks
 from rgmp.io.masks import read_mask, write_mask
-from rgmp.io.video import VideoWriter, intact_frames, probe_video
+from rgmp.io.video import intact_frames, probe_video
+from rgmp.io.video_writer import VideoWriter
 
 BIKE, BIKE_MASK = EXAMPLES_DIR / "bike.mp4", EXAMPLES_DIR / "bike.png"
 SIZE = 96
@@ -98,7 +98,7 @@ def test_opening_a_video_shows_frame_0_in_the_editor(tmp_path) -> None:
     assert out["run"]["value"] == "Run from frame 0" and out["run"]["interactive"] is True
     assert "0 objects" in out["objects"] and "854×480 · 24 fps · 4 frames" in out["clip_info"]
     assert out["first_seconds"]["visible"] is False
-    assert out["overlay"] is None and out["masks"] is None  # earlier results are cleared
+    assert out["overlay"] is None and out["masks"] is None and out["exports"] is None  # earlier results are cleared
     assert "/ 1.7792 +" in out["editor_height"]  # the editor takes the frame's 854×480 shape
 
 
@@ -123,6 +123,8 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
     assert probe_video(final["overlay"]).num_frames == 4 and probe_video(final["cutout"]).num_frames == 4
     ids = zip_ids(final["masks"])
     assert sorted(ids) == [f"{i:05d}.png" for i in range(4)] and ids["00000.png"] == {0, 1, 2}
+    with zipfile.ZipFile(final["exports"]) as archive:
+        assert archive.namelist() == ["coco.json"] + [f"alpha/{k}/{i:05d}.png" for k in (1, 2) for i in range(4)]
 
     # correct frame 2: the editor shows the latest result there; repaint it and run again from it
     editor, objects, button = callbacks.show_frame(workspace, 2, out["editor"])
@@ -402,12 +404,9 @@ def test_api_function_returns_overlay_and_zip(tmp_path) -> None:
         callbacks.segment_video(str(BIKE), None)
 
 
-def test_parse_scales_and_processing_size(tmp_path) -> None:
+def test_parse_scales(tmp_path) -> None:
     assert parse_scales("default") is None and parse_scales("") is None and parse_scales(None) is None
     assert parse_scales("0.5, 0.75,1") == (0.5, 0.75, 1.0)
-    clip = make_callbacks(tmp_path).probe(BIKE)  # 854×480
-    assert processing_size(360, clip) == 360 and processing_size(720, clip) == 480  # never upscaled
-    assert processing_size(None, clip) is None and processing_size(0, clip) is None
 
 
 def test_limits_from_env_and_budget() -> None:

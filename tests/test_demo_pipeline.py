@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+import json
 import threading
 import zipfile
 from pathlib import Path
@@ -10,13 +12,15 @@ import av
 import numpy as np
 import pytest
 from PIL import Image
+from pycocotools import mask as mask_utils
 
 from demo.models import random_model_loader
 from demo.pipeline import RunProgress, RunResult, segment_clip
 from demo.render import MASK_PNG_LEVEL, RenderOptions, StreamSegments
 from rgmp.inference import Session
 from rgmp.io.masks import write_mask
-from rgmp.io.video import VideoWriter, probe_video
+from rgmp.io.video import probe_video
+from rgmp.io.video_writer import VideoWriter
 
 FRAMES, H, W = 6, 64, 96
 
@@ -48,8 +52,17 @@ def first_mask() -> np.ndarray:
     return labels
 
 
-def run(session: Session, clip: Path, folder: Path, start: int = 0, stop_after: int | None = None, **kwargs):
-    """Run to the end; returns (progress items, result)."""
+def run(
+    session: Session,
+    clip: Path,
+    folder: Path,
+    start: int = 0,
+    stop_after: int | None = None,
+    labels: np.ndarray | None = None,
+    **kwargs,
+):
+    """Run to the end from ``labels`` (default :func:`first_mask`) on frame ``start``; returns (progress items,
+    result)."""
     stop = threading.Event()
     items: list[RunProgress] = []
     result = None
@@ -57,7 +70,7 @@ def run(session: Session, clip: Path, folder: Path, start: int = 0, stop_after: 
     for item in segment_clip(
         session,
         clip,
-        first_mask(),
+        first_mask() if labels is None else labels,
         start=start,
         max_frames=FRAMES,
         fps=12,
@@ -108,14 +121,57 @@ def test_forward_run_writes_videos_and_one_palette_png_per_frame(session, clip, 
 
 def test_correction_keeps_earlier_frames_and_repropagates_later_ones(session, clip, tmp_path) -> None:
     run(session, clip, tmp_path)
-    before = {p.name: p.read_bytes() for p in (tmp_path / "masks").iterdir()}
+    before = {p.name: p.read_bytes() for p in (tmp_path / "masks").glob("*.png")}
     items, result = run(session, clip, tmp_path, start=3)
     assert [i.index for i in items] == [3, 4, 5] and result.segmented == 3 and result.frames == FRAMES
-    after = {p.name: p.read_bytes() for p in (tmp_path / "masks").iterdir()}
+    after = {p.name: p.read_bytes() for p in (tmp_path / "masks").glob("*.png")}
     assert all(after[f"{i:05d}.png"] == before[f"{i:05d}.png"] for i in range(3))
     assert after["00003.png"] != before["00003.png"]  # frame 3 is now the corrected reference itself
     np.testing.assert_array_equal(zip_labels(result.masks_zip)["00003.png"], first_mask())
     assert probe_video(result.overlay).num_frames == FRAMES
+
+
+def exports(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(label maps decoded from coco.json by file stem, alpha mattes by name ``<object>/<frame>``) of an exports zip."""
+    with zipfile.ZipFile(path) as archive:
+        coco = json.loads(archive.read("coco.json"))
+        mattes = {
+            name.removeprefix("alpha/").removesuffix(".png"): np.array(Image.open(io.BytesIO(archive.read(name))))
+            for name in archive.namelist()
+            if name.startswith("alpha/")
+        }
+    labels = {}
+    for image in coco["images"]:
+        decoded = np.zeros((image["height"], image["width"]), np.uint8)
+        for annotation in coco["annotations"]:
+            if annotation["image_id"] == image["id"]:
+                decoded[mask_utils.decode(annotation["segmentation"]) > 0] = annotation["instance_id"]
+        labels[f"{image['frame_id']:05d}"] = decoded
+    return labels, mattes
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # pycocotools' decode, numpy 2
+def test_exports_hold_the_masks_as_coco_rle_and_one_alpha_matte_sequence_per_object(session, clip, tmp_path) -> None:
+    _, result = run(session, clip, tmp_path)
+    masks = zip_labels(result.masks_zip)
+    labels, mattes = exports(result.exports)
+    assert sorted(labels) == [f"{i:05d}" for i in range(FRAMES)]
+    for name, decoded in labels.items():
+        np.testing.assert_array_equal(decoded, masks[f"{name}.png"])
+    assert sorted(mattes) == [f"{k}/{i:05d}" for k in (1, 2) for i in range(FRAMES)]
+    for i in range(FRAMES):
+        stack = np.stack([mattes[f"{k}/{i:05d}"] for k in (1, 2)]).astype(int)  # (2, H, W): the probabilities × 255
+        label = masks[f"{i:05d}.png"]
+        for k in (1, 2):  # each pixel's label has the largest probability (mattes round to 1/255)
+            assert (stack[k - 1][label == k] >= stack[2 - k][label == k]).all()
+        assert (stack[:, label == 0] <= 128).all()  # background won: no object above one half
+
+    # Object 2 is left out of a correction from frame 3: its mattes from frame 3 on are gone (empty in the zip).
+    labels_without_2 = np.where(first_mask() == 2, 0, first_mask())
+    _, corrected = run(session, clip, tmp_path, start=3, labels=labels_without_2)
+    _, mattes = exports(corrected.exports)
+    assert mattes["2/00000"].any() and not any(mattes[f"2/{i:05d}"].any() for i in range(3, FRAMES))
+    assert not list((tmp_path / "masks" / "alpha" / "2").glob("0000[345].png"))
 
 
 def test_frames_before_the_annotated_one_are_propagated_backward_when_they_have_no_result(
@@ -162,7 +218,11 @@ def test_no_cutout_writes_the_overlay_and_masks_only(session, clip, tmp_path) ->
     _, result = run(session, clip, tmp_path, options=RenderOptions(cutout_background="none"))
     assert result.cutout is None and probe_video(result.overlay).num_frames == FRAMES
     assert len(zip_labels(result.masks_zip)) == FRAMES
-    assert sorted(p.name for p in result.overlay.parent.iterdir()) == ["square_masks.zip", "square_overlay.mp4"]
+    assert sorted(p.name for p in result.overlay.parent.iterdir()) == [
+        "square_exports.zip",
+        "square_masks.zip",
+        "square_overlay.mp4",
+    ]
 
 
 def test_side_by_side_overlay_and_transparent_cutout(session, clip, tmp_path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -93,14 +95,18 @@ def test_soft_product_estimates_the_background_without_a_pass():
 
 def test_auto_precision_is_bf16_only_for_the_light_model_on_a_native_bf16_cpu(monkeypatch):
     from rgmp import device as dev
+    from rgmp.config import LITE, PAPER
+    from rgmp.inference import network
 
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    lite2 = dataclasses.replace(LITE, encoder="efficientnet_lite2")  # decided by the family, not the name
     for native in (True, False):
-        monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda native=native: native)
-        assert dev.resolve_precision("auto", "lite", cpu) == (torch.bfloat16 if native else None)
-        assert dev.resolve_precision("auto", "paper", cpu) is None  # the paper model stays fp32, as released
-        assert dev.resolve_precision("auto", "lite", cuda) is None
-    assert dev.resolve_precision("fp16", "paper", cpu) is torch.float16
+        monkeypatch.setattr(network, "cpu_has_native_bf16", lambda native=native: native)
+        assert network.auto_precision(LITE, cpu) == (torch.bfloat16 if native else None)
+        assert network.auto_precision(lite2, cpu) == (torch.bfloat16 if native else None)
+        assert network.auto_precision(PAPER, cpu) is None  # the paper model stays fp32, as released
+        assert network.auto_precision(LITE, cuda) is None
+    assert dev.parse_precision("fp16") is torch.float16 and dev.parse_precision("auto") == "auto"
     assert [dev.dtype_name(dev.parse_dtype(n)) for n in dev.DTYPES] == list(dev.DTYPES)
     with pytest.raises(ValueError, match="unknown device 'tpu0'"):
         dev.pick_device("tpu0")

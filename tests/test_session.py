@@ -10,7 +10,8 @@ import torch
 from conftest import TINY, seeded_model
 
 from rgmp.config import ModelConfig
-from rgmp.inference import Session, SessionError, SessionOptions
+from rgmp.inference import PreparedNetwork, Session, SessionError, SessionOptions
+from train.online import OnlineLearning
 
 
 @pytest.fixture(scope="module")
@@ -85,6 +86,10 @@ def test_processing_size_returns_source_size(model):
     frames, mask = clip(3, height=96, width=160)
     results = list(Session(model, "cpu", SessionOptions(size=48)).propagate(frames, mask))
     assert all(r.labels.shape == (96, 160) and r.probs.shape == (3, 96, 160) for r in results)
+    # Never upscaled: a size above the clip's short side runs it at its own size, as no size does.
+    native = list(Session(model, "cpu").propagate(frames, mask))[-1].probs
+    larger = list(Session(model, "cpu", SessionOptions(size=720)).propagate(frames, mask))[-1].probs
+    np.testing.assert_array_equal(native, larger)
 
 
 def test_ablations_cut_their_input(model):
@@ -108,7 +113,7 @@ def test_ablations_cut_their_input(model):
 def test_bfloat16_autocast_agrees_with_float32(model):
     frames, mask = clip(3)
     full = list(Session(model, "cpu").propagate(frames, mask))
-    half = list(Session(model, "cpu", SessionOptions(dtype=torch.bfloat16)).propagate(frames, mask))
+    half = list(Session(model, "cpu", dtype=torch.bfloat16).propagate(frames, mask))
     for a, b in zip(full, half, strict=True):
         assert (a.labels == b.labels).mean() > 0.95
 
@@ -117,7 +122,7 @@ def test_folded_network_gives_the_unfolded_result(model):
     frames, mask = clip(3)
     session = Session(model, "cpu")
     folded = list(session.propagate(frames, mask))
-    plain = list(Session(model, "cpu", SessionOptions(fold_batchnorm=False)).propagate(frames, mask))
+    plain = list(Session(PreparedNetwork.build(model, "cpu", fold_batchnorm=False)).propagate(frames, mask))
     assert session.network is not session.model
     for a, b in zip(folded, plain, strict=True):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-4)
@@ -144,9 +149,9 @@ def test_passes_one_at_a_time_equal_one_batch(memory):
 @pytest.mark.parametrize("dtype", [None, torch.bfloat16], ids=["fp32", "bf16"])
 def test_cuda_graphs_replay_what_the_eager_passes_compute(model, dtype):
     frames, mask = clip(6)  # two objects and the background pass
-    options = SessionOptions(scales=(0.5, 1.0), dtype=dtype, pass_batch=2)  # two chunks per scale: four graphs
-    graphed = Session(model, "cuda", options)
-    eager = Session(model, "cuda", dataclasses.replace(options, cuda_graphs=False))
+    options = SessionOptions(scales=(0.5, 1.0), pass_batch=2)  # two chunks per scale: four graphs
+    graphed = Session(model, "cuda", options, dtype=dtype)
+    eager = Session(model, "cuda", dataclasses.replace(options, cuda_graphs=False), dtype=dtype)
     assert graphed.uses_graphs and not eager.uses_graphs
     for a, b in zip(graphed.propagate(frames, mask), eager.propagate(frames, mask), strict=True):
         np.testing.assert_allclose(a.probs, b.probs, atol=1e-3 if dtype else 1e-5)
@@ -181,10 +186,70 @@ def test_online_learning_adapts_a_copy_for_the_clip(model):
     frames, mask = clip(3)
     before = {k: v.clone() for k, v in model.state_dict().items()}
     plain = list(Session(model, "cpu").propagate(frames, mask))[2].probs
-    options = SessionOptions(online_steps=2, online_lr=1e-3)
+    options = SessionOptions(adapt=OnlineLearning(steps=2, lr=1e-3))
     adapted = list(Session(model, "cpu", options).propagate(frames, mask))[2].probs
     assert np.abs(plain - adapted).max() > 1e-4
     for key, value in model.state_dict().items():  # the session's own network is untouched
         assert torch.equal(value, before[key])
-    with pytest.raises(SessionError, match="online"):
-        SessionOptions(online_steps=-1)
+    with pytest.raises(ValueError, match="online learning needs steps >= 1"):
+        OnlineLearning(steps=-1)
+
+
+def test_flip_averaging_is_mirror_symmetric(model):
+    """With the mirrored view averaged in, segmenting the mirrored clip gives the mirrored result (64×96 frames
+    need no padding, so mirroring commutes with the canvas); without it the network alone is not symmetric."""
+    frames, mask = clip(4, height=64, width=96)
+    mirrored = [np.ascontiguousarray(f[:, ::-1]) for f in frames]
+    mirrored_mask = np.ascontiguousarray(mask[:, ::-1])
+    for flip in (True, False):
+        session = Session(model, "cpu", SessionOptions(flip=flip))
+        a = list(session.propagate(frames, mask))[-1].probs
+        b = list(session.propagate(mirrored, mirrored_mask))[-1].probs
+        gap = np.abs(a - b[..., ::-1]).max()
+        assert (gap < 1e-5) if flip else (gap > 1e-3), (flip, gap)
+    assert session.reference_encodings == 2
+    assert Session(model, "cpu", SessionOptions(flip=True, scales=(0.5, 1.0))).views == [
+        (0.5, False), (0.5, True), (1.0, False), (1.0, True)
+    ]  # fmt: skip
+
+
+def test_results_carry_their_frames(model):
+    frames, mask = clip(4)
+    for result in Session(model, "cpu").propagate(frames, mask):
+        assert np.array_equal(result.frame, frames[result.index])
+
+
+def test_backward_and_both_directions_from_a_later_frame(model):
+    """Backward from frame 3 is the forward pass over the reversed clip; "both" adds the forward pass after it,
+    and yields the annotated frame once."""
+    frames, _ = clip(7)
+    mask = np.zeros(frames[0].shape[:2], np.uint8)
+    mask[10:30, 19:39] = 1  # the square where it is at frame 3
+    session = Session(model, "cpu")
+    backward = list(session.propagate(frames, mask, start=3, direction="backward"))
+    assert [r.index for r in backward] == [3, 2, 1, 0]
+    reversed_clip = [frames[3], *(_jpeg(frames[i]) for i in (2, 1, 0))]
+    expected = list(session.propagate(reversed_clip, mask))
+    for got, want in zip(backward, expected, strict=True):
+        np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+        assert np.array_equal(got.frame, want.frame)
+    both = list(session.propagate(iter(frames), mask, start=3, direction="both"))
+    assert [r.index for r in both] == [3, 2, 1, 0, 4, 5, 6]
+    forward = list(session.propagate(frames, mask, start=3))
+    for got, want in zip(both[4:], forward[1:], strict=True):
+        np.testing.assert_allclose(got.probs, want.probs, atol=1e-5)
+    with pytest.raises(SessionError, match="no frame 9"):
+        list(session.propagate(frames, mask, start=9, direction="backward"))
+    with pytest.raises(SessionError, match="direction"):
+        list(session.propagate(frames, mask, direction="sideways"))
+
+
+def _jpeg(frame: np.ndarray) -> np.ndarray:
+    """What the backward pass keeps of a frame before the annotated one."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
+    return np.asarray(Image.open(buffer).convert("RGB"))

@@ -22,9 +22,12 @@ from rgmp.weights import load_model, read_weights_file
 from train.__main__ import main
 from train.config import TrainConfig, default_config
 from train.datasets import DatasetSpec, static_entries
-from train.loop import EXIT_INTERRUPTED, TrainError, collate, initial_model, train
+from train.errors import NonFiniteLoss, TrainError
+from train.loader import collate
+from train.loop import EXIT_INTERRUPTED, train
 from train.recurrence import Unrolled, clip_loss
 from train.samples import PairGenerator, PairOptions
+from train.state import initial_model
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -163,7 +166,7 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(davis: Path, t
         return loss * float("nan") if calls["n"] == 3 else loss
 
     monkeypatch.setattr(loop_module, "clip_loss", exploding)
-    with pytest.raises(TrainError, match="non-finite loss at step 3.*last.pt \\(step 2\\)"):
+    with pytest.raises(NonFiniteLoss, match="non-finite loss at step 3.*last.pt \\(step 2\\)"):
         train(tiny_config(davis, tmp_path / "run", steps=5))
     assert read_weights_file(tmp_path / "run" / "last.pt")["step"] == 2
     assert not (tmp_path / "run" / "final.pt").exists()
@@ -238,3 +241,61 @@ def test_two_process_ddp_smoke_run_on_cpu(davis: Path, tmp_path: Path) -> None:
     assert losses(out).keys() == {1, 2}
     _, metadata = load_model(out / "final.pt")
     assert metadata["samples"] == 2 * 2  # two ranks × batch 1 × two steps
+
+
+def test_a_bfloat16_training_step_on_cpu_follows_float32() -> None:
+    """One step under CPU bfloat16 autocast: the loss is within bf16 rounding of the float32 loss, every trainable
+    weight gets a finite gradient, and the step moves the weights as the float32 step does."""
+    torch.manual_seed(0)
+    model = build_model(LITE).train().to(memory_format=torch.channels_last)
+    batch = (torch.rand(2, 3, 64, 64), (torch.rand(2, 1, 64, 64) > 0.5).float(), torch.rand(2, 2, 3, 64, 64))
+    guidance, labels = (torch.rand(2, 1, 64, 64) > 0.5).float(), (torch.rand(2, 2, 64, 64) > 0.5).long()
+    steps = {}
+    for name, enabled in (("fp32", False), ("bf16", True)):
+        copy = build_model(LITE).train().to(memory_format=torch.channels_last)
+        copy.load_state_dict(model.state_dict())
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=enabled):
+            logits = Unrolled(copy)(*batch, guidance)
+        assert logits.dtype == (torch.bfloat16 if enabled else torch.float32)
+        loss = clip_loss(logits, labels)
+        loss.backward()
+        grads = [p.grad for p in copy.parameters() if p.requires_grad]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+        steps[name] = (loss.item(), copy.decoder.pred2.weight.grad.flatten())
+    assert steps["bf16"][0] == pytest.approx(steps["fp32"][0], rel=0.02)
+    assert torch.nn.functional.cosine_similarity(steps["bf16"][1], steps["fp32"][1], dim=0) > 0.95
+
+
+def test_cpu_bf16_and_weight_average_resume_exactly_and_export_the_average(davis: Path, tmp_path: Path) -> None:
+    options = {"stage": "finetune", "cpu_bf16": True, "ema": 0.5, "flip": 0.5, "reverse": 0.5, "occluder": 0.5}
+    train(tiny_config(davis, tmp_path / "straight", steps=3, **options))
+    train(tiny_config(davis, tmp_path / "split", steps=2, **options))
+    train(tiny_config(davis, tmp_path / "split", steps=3, **options), resume=True)
+    assert losses(tmp_path / "split")[3] == pytest.approx(losses(tmp_path / "straight")[3], rel=1e-4)
+    last = read_weights_file(tmp_path / "split" / "last.pt")
+    assert int(last["ema_state_dict"]["n_averaged"]) == 3
+    raw, _ = load_model(tmp_path / "split" / "last.pt")
+    average, _ = load_model(tmp_path / "split" / "final.pt")
+    assert not torch.equal(raw.decoder.pred2.weight, average.decoder.pred2.weight)
+    torch.testing.assert_close(average.decoder.pred2.weight, last["ema_state_dict"]["module.decoder.pred2.weight"])
+    assert main(["export", str(tmp_path / "split" / "last.pt"), "--out", str(tmp_path / "release.pt")]) == 0
+    exported, metadata = load_model(tmp_path / "release.pt")
+    assert torch.equal(exported.decoder.pred2.weight, average.decoder.pred2.weight)
+    assert "moving average" in metadata["weights"]
+
+
+def test_a_training_config_written_before_the_augmentations_resumes_with_them_off() -> None:
+    stored = default_config("finetune").to_dict()
+    for new in ("encoder", "zoom", "flip", "reverse", "occluder", "simulated", "cpu_bf16", "channels_last", "ema"):
+        stored.pop(new)
+    config = TrainConfig.from_dict(stored)
+    assert (config.flip, config.reverse, config.occluder, config.simulated, config.ema) == (0, 0, 0, 0, 0)
+    assert config.zoom == (1.0, 1.3) and not config.cpu_bf16
+
+
+def test_encoder_option_picks_the_lite_backbone() -> None:
+    config = replace(default_config("pretrain"), encoder="efficientnet_lite2", encoder_init="none")
+    model, _ = initial_model(config)
+    assert model.config.encoder == "efficientnet_lite2" and model.encoder.channels == (24, 48, 120, 352)
+    with pytest.raises(TrainError, match="efficientnet_lite0, efficientnet_lite1, efficientnet_lite2"):
+        initial_model(replace(config, encoder="resnet18"))

@@ -13,7 +13,8 @@ from rgmp.config import LITE
 from rgmp.model import build_model
 from rgmp.weights import load_model, save_checkpoint
 from train.config import default_config
-from train.loop import TrainError, train
+from train.errors import TrainError
+from train.loop import train
 from train.memory import add_memory, recursions
 from train.recurrence import Unrolled
 

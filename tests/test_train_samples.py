@@ -135,3 +135,54 @@ def test_clips_have_little_empty_border(tmp_path: Path) -> None:
     for seed in range(10):
         s = generator(np.random.default_rng(seed))
         assert (s.frames.sum(axis=1) > 0).all()
+
+
+def _clip_generator(tmp_path: Path, **options) -> ClipGenerator:
+    clips = video_entries(DatasetSpec.parse(f"davis2017:{write_davis(tmp_path, '2017', frames=8)}"))
+    base = {"size": (64, 96), "length": 3, "max_skip": 2, "colour": NO_COLOUR, "rotation": 0}
+    return ClipGenerator(clips, ClipOptions(**{**base, **options}))
+
+
+def test_flip_mirrors_the_whole_clip(tmp_path: Path) -> None:
+    # A vanishing probability still draws its random number, so both generators see the same stream.
+    plain, flipped = _clip_generator(tmp_path, flip=1e-12), _clip_generator(tmp_path, flip=1.0)
+    for seed in range(5):
+        a, b = plain(np.random.default_rng(seed)), flipped(np.random.default_rng(seed))
+        assert np.array_equal(b.labels, a.labels[..., ::-1]) and np.array_equal(b.frames, a.frames[..., ::-1])
+        assert np.array_equal(b.reference_mask, a.reference_mask[..., ::-1])
+
+
+def test_an_occluder_hides_the_object_and_is_background(tmp_path: Path) -> None:
+    plain, occluded = _clip_generator(tmp_path, occluder=1e-12), _clip_generator(tmp_path, occluder=1.0)
+    hidden = 0
+    for seed in range(10):
+        a, b = plain(np.random.default_rng(seed)), occluded(np.random.default_rng(seed))
+        assert not ((b.labels == 1) & (a.labels != 1)).any()  # never adds object pixels
+        hidden += int(((a.labels == 1) & (b.labels == 0)).sum())
+        assert not np.array_equal(a.frames, b.frames)  # something was pasted on every clip
+    assert hidden > 0
+
+
+def test_simulated_clips_move_one_object(tmp_path: Path) -> None:
+    generator = _clip_generator(tmp_path, simulated=1.0, size=(96, 128))
+    for seed in range(8):
+        s = generator(np.random.default_rng(seed))
+        assert s.strategy == 3 and s.frames.shape == (3, 3, 96, 128)
+        assert set(np.unique(s.labels)) <= {0, 1, 255} and s.reference_mask.sum() > 0
+        colour = _dominant_channel(s.reference, s.reference_mask[0] > 0)
+        visible = [t for t in range(3) if (s.labels[t] == 1).sum() > 20]
+        assert visible, "the simulated object left every target"
+        assert all(_dominant_channel(s.frames[t], s.labels[t] == 1) == colour for t in visible)
+
+
+def test_a_distractor_is_a_copy_of_the_object_labelled_background(tmp_path: Path) -> None:
+    plain, distracted = _clip_generator(tmp_path, distractor=1e-12), _clip_generator(tmp_path, distractor=1.0)
+    copies = 0
+    for seed in range(10):
+        a, b = plain(np.random.default_rng(seed)), distracted(np.random.default_rng(seed))
+        assert not ((b.labels == 1) & (a.labels != 1)).any()  # never adds object pixels
+        changed = np.abs(a.frames - b.frames).sum(axis=1) > 0.1  # (N, H, W): where the copy was pasted
+        if changed.any():
+            colour = _dominant_channel(a.reference, a.reference_mask[0] > 0)
+            copies += _dominant_channel(b.frames[0], changed[0] & (b.labels[0] == 0)) == colour
+    assert copies >= 5, "the pasted copies do not look like the tracked object"

@@ -14,7 +14,6 @@ from PIL import Image
 from rgmp.io.video import (
     VideoError,
     VideoInfo,
-    VideoWriter,
     apply_rotation,
     intact_frames,
     iter_frame_folder,
@@ -22,6 +21,7 @@ from rgmp.io.video import (
     list_frame_folder,
     probe_video,
 )
+from rgmp.io.video_writer import VideoWriter
 
 H, W, N = 48, 64, 7
 COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]

@@ -14,10 +14,11 @@ import os
 import sys
 from pathlib import Path
 
-from rgmp.weights import WeightsError, load_model, save_checkpoint
+from rgmp.weights import WeightsError, load_model, read_weights_file, save_checkpoint
 from train.config import add_config_arguments, config_from_args, default_config
 from train.datasets import DatasetError
-from train.loop import EXIT_NON_FINITE, TrainError, train
+from train.errors import NonFiniteLoss, TrainError
+from train.loop import EXIT_NON_FINITE, train
 
 EXIT_BAD_INPUT = 2
 
@@ -50,8 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def export_checkpoint(checkpoint: Path, out: Path, *, half: bool, metadata_file: Path | None) -> int:
-    """Load a checkpoint strictly and write its weights and metadata (plus ``metadata_file``) to ``out``."""
+    """Load a checkpoint strictly and write its weights and metadata (plus ``metadata_file``) to ``out``.
+
+    A training checkpoint that carries a weight average (``--ema``) gives the average, not the raw weights.
+    """
     model, metadata = load_model(checkpoint)
+    average = read_weights_file(checkpoint).get("ema_state_dict")
+    if average is not None:
+        state = {k.removeprefix("module."): v for k, v in average.items() if k.startswith("module.")}
+        model.load_state_dict(state, strict=True)
+        metadata["weights"] = f"moving average of the weights (decay {metadata['train_config']['ema']})"
     if metadata_file is not None:
         try:
             metadata.update(json.loads(metadata_file.read_text()))
@@ -79,9 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         )
     try:
         final = train(config, resume=args.resume)
+    except NonFiniteLoss as err:
+        print(f"error: {err}", file=sys.stderr)
+        return EXIT_NON_FINITE
     except (TrainError, WeightsError, DatasetError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
-        return EXIT_NON_FINITE if str(err).startswith("non-finite loss") else EXIT_BAD_INPUT
+        return EXIT_BAD_INPUT
     if os.environ.get("RANK", "0") == "0":
         print(f"done: {final}")
     return 0

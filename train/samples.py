@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from train.datasets import StaticEntry, VideoEntry, read_image, read_labels
@@ -39,7 +40,7 @@ class Sample:
         frames: (N, 3, H, W) float32 target frames.
         labels: (N, H, W) int64 in {0, 1, 255 (void, ignored)}.
         guidance: (1, H, W) float32 in {0, 1}: the (deformed) mask given with the first target.
-        strategy: 1 or 2 for the still-image strategies, 0 for a video clip.
+        strategy: 1 or 2 for the still-image strategies, 0 for a video clip, 3 for a clip simulated from a frame.
         occluded: Strategy 2 only: the background's own object hides part of the pasted object in the target.
     """
 
@@ -163,6 +164,7 @@ class PairOptions:
         min_pixels: smallest usable instance (source pixels) and smallest visible target (crop pixels).
         colour: colour perturbation of each view.
         deform: how the guidance mask is made from the target mask.
+        flip: probability of mirroring each view (reference, and target with its guidance), independently.
     """
 
     size: tuple[int, int] = (256, 256)
@@ -174,6 +176,7 @@ class PairOptions:
     min_pixels: int = 64
     colour: ColourRange = ColourRange(brightness=0.3, contrast=0.3, saturation=0.3, hue=10.0)
     deform: DeformRange = field(default_factory=DeformRange)
+    flip: float = 0.0
 
 
 class PairGenerator:
@@ -200,6 +203,13 @@ class PairGenerator:
         for _ in range(20):
             sample = self._strategy2(rng) if use_strategy2 else self._strategy1(rng)
             if sample is not None:
+                if _chance(rng, self.options.flip):
+                    sample.reference = np.ascontiguousarray(sample.reference[..., ::-1])
+                    sample.reference_mask = np.ascontiguousarray(sample.reference_mask[..., ::-1])
+                if _chance(rng, self.options.flip):
+                    sample.frames = np.ascontiguousarray(sample.frames[..., ::-1])
+                    sample.labels = np.ascontiguousarray(sample.labels[..., ::-1])
+                    sample.guidance = np.ascontiguousarray(sample.guidance[..., ::-1])
                 return sample
         raise RuntimeError("could not draw a usable stage-1 sample in 20 tries: are the masks empty?")
 
@@ -273,13 +283,13 @@ class PairGenerator:
 
 @dataclass(frozen=True)
 class ClipOptions:
-    """Stage-2 clip sampling (paper §3.2, §3.4).
+    """Stage-2 clip sampling (paper §3.2, §3.4) and the augmentations that stretch a small video set.
 
     Attributes:
         size: crop (height, width).
         length: number of successive targets N (the recurrence depth).
         max_skip: targets are 1..max_skip annotated frames apart (random per step).
-        scale: range of the zoom over the scale that makes the frame cover the crop.
+        scale: range of the zoom over the scale that makes the frame cover the crop (below 1 leaves borders).
         rotation: maximum rotation, degrees.
         jitter: maximum offset of the object from the crop centre, fraction of the crop size.
         min_inside: fraction of the object (in the frame before the first target) that stays in the crop.
@@ -287,6 +297,15 @@ class ClipOptions:
         colour: colour perturbation, one draw per clip.
         deform: how the first target's guidance is made from the previous frame's mask.
         min_pixels: smallest usable object in the reference frame (source pixels).
+        flip: probability of mirroring the whole sample (reference and targets).
+        reverse: probability of playing a real clip backwards.
+        occluder: probability that an object cut from another clip passes over the targets (it hides the
+            tracked object where it lies; its own pixels are background).
+        simulated: probability of a clip simulated from one annotated frame instead of a real one: the object
+            (cut out and pasted on a frame of another clip, or with its own frame) moves from one random pose to
+            another over the N targets, so the motion can be much faster than in the videos.
+        distractor: probability that a copy of the tracked object, cut from the frame before the first target,
+            sits elsewhere in every target (background): only the previous mask tells the two apart.
     """
 
     size: tuple[int, int] = (256, 512)
@@ -300,6 +319,11 @@ class ClipOptions:
     colour: ColourRange = ColourRange(brightness=0.2, contrast=0.2, saturation=0.2, hue=5.0)
     deform: DeformRange = field(default_factory=DeformRange)
     min_pixels: int = 64
+    flip: float = 0.0
+    reverse: float = 0.0
+    occluder: float = 0.0
+    simulated: float = 0.0
+    distractor: float = 0.0
 
 
 def clip_indices(num_frames: int, length: int, max_skip: int, rng: np.random.Generator) -> list[int]:
@@ -317,6 +341,33 @@ def clip_indices(num_frames: int, length: int, max_skip: int, rng: np.random.Gen
     return [int(i) for i in np.minimum(indices, num_frames - 1)]
 
 
+def cut_out(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The object's bounding box: (image (h, w, 3), alpha (h, w) float32 in [0, 1], edges feathered by 1 px)."""
+    ys, xs = np.nonzero(mask == 1)
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    alpha = cv2.GaussianBlur((mask[y0:y1, x0:x1] == 1).astype(np.float32), (3, 3), 0)
+    return image[y0:y1, x0:x1], alpha
+
+
+def paste(image: np.ndarray, patch: np.ndarray, alpha: np.ndarray, matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Warp ``patch`` with ``matrix`` onto ``image`` through its alpha; returns (image, covered (h, w) bool)."""
+    size = image.shape[:2]
+    moved, _ = warp(patch, None, matrix, size)
+    a = cv2.warpAffine(alpha, matrix, (size[1], size[0]), flags=cv2.INTER_LINEAR)[..., None]
+    out = (image * (1 - a) + moved * a).round().astype(np.uint8)
+    return out, a[..., 0] > 0.5
+
+
+def _chance(rng: np.random.Generator, probability: float) -> bool:
+    """True with ``probability``; draws nothing when it is 0 (so disabled options leave the sample stream as is)."""
+    return probability > 0 and rng.random() < probability
+
+
+def _trajectory(start: np.ndarray, end: np.ndarray, steps: int) -> list[np.ndarray]:
+    """``steps`` 2×3 matrices moving linearly from ``start`` to ``end`` (both included when steps > 1)."""
+    return [start + (end - start) * (t / max(steps - 1, 1)) for t in range(steps)]
+
+
 class ClipGenerator:
     """Stage-2 clips: a reference frame at a random time and N successive targets, one object per clip."""
 
@@ -327,16 +378,54 @@ class ClipGenerator:
         self.options = options or ClipOptions()
 
     def __call__(self, rng: np.random.Generator) -> Sample:
+        o = self.options
         for _ in range(20):
-            sample = self._draw(rng)
-            if sample is not None:
-                return sample
+            simulated = _chance(rng, o.simulated)
+            drawn = self._simulated(rng) if simulated else self._real(rng)
+            if drawn is None:
+                continue
+            reference, reference_mask, frames, labels = drawn
+            if _chance(rng, o.distractor):
+                frames, labels = self._distract(frames, labels, rng)
+            if _chance(rng, o.occluder):
+                frames, labels = self._occlude(frames, labels, rng)
+            if _chance(rng, o.flip):
+                reference, reference_mask = reference[:, ::-1], reference_mask[:, ::-1]
+                frames, labels = [f[:, ::-1] for f in frames], [m[:, ::-1] for m in labels]
+            colour_rng = np.random.default_rng(rng.integers(2**32))
+            state = colour_rng.bit_generator.state
+            coloured = []
+            for f in frames:  # the same colour change on every target frame
+                colour_rng.bit_generator.state = state
+                coloured.append(random_colour(np.ascontiguousarray(f), colour_rng, o.colour))
+            reference = random_colour(np.ascontiguousarray(reference), rng, o.colour)
+            guidance = deform_mask(np.ascontiguousarray(labels[0]), rng, o.deform)
+            return _to_sample(
+                reference,
+                reference_mask,
+                coloured[1:],
+                labels[1:],
+                guidance,
+                strategy=3 if simulated else 0,
+                occluded=False,
+            )
         raise RuntimeError("could not draw a usable stage-2 clip in 20 tries: are the masks empty?")
 
-    def _draw(self, rng: np.random.Generator) -> Sample | None:
+    def _random_instance(self, rng: np.random.Generator, avoid: VideoEntry | None = None):
+        """(video, image, one instance as {0, 1, 255}) from a random annotated frame, or None."""
+        choices = [v for v in self.videos if v is not avoid] or self.videos
+        video = choices[int(rng.integers(len(choices)))]
+        index = int(rng.integers(len(video.frames)))
+        instance = pick_instance(read_labels(video.masks[index], video.labels), rng, self.options.min_pixels)
+        return None if instance is None else (video, read_image(video.frames[index]), instance)
+
+    def _real(self, rng: np.random.Generator):
+        """A clip cut from a video: (reference, reference mask, N + 1 frames, N + 1 labels), or None."""
         o = self.options
         video = self.videos[int(rng.integers(len(self.videos)))]
         indices = clip_indices(len(video.frames), o.length, o.max_skip, rng)
+        if _chance(rng, o.reverse):
+            indices = indices[::-1]
         ref_index = int(rng.integers(len(video.frames)))
         ref_labels = read_labels(video.masks[ref_index], video.labels)
         ref_mask = pick_instance(ref_labels, rng, o.min_pixels)
@@ -367,12 +456,110 @@ class ClipGenerator:
         ref_image, ref_mask = warp(ref_image, ref_mask, view(ref_image, ref_mask), o.size)
         if (ref_mask == 1).sum() < 1:
             return None
-        colour_rng = np.random.default_rng(rng.integers(2**32))
-        state = colour_rng.bit_generator.state
-        coloured = []
-        for f in frames:  # the same colour change on every target frame
-            colour_rng.bit_generator.state = state
-            coloured.append(random_colour(f, colour_rng, o.colour))
-        ref_image = random_colour(ref_image, rng, o.colour)
-        guidance = deform_mask(labels[0], rng, o.deform)
-        return _to_sample(ref_image, ref_mask, coloured[1:], labels[1:], guidance, strategy=0, occluded=False)
+        return ref_image, ref_mask, frames, labels
+
+    def _simulated(self, rng: np.random.Generator):
+        """A clip made from one annotated frame: the object moves between two random poses, over a frame of
+        another clip panning slowly (or, one time in three, with its own frame moving along)."""
+        o = self.options
+        drawn = self._random_instance(rng)
+        if drawn is None:
+            return None
+        video, image, instance = drawn
+        own_background = rng.random() < 1 / 3
+        background = image if own_background else read_image(self._random_background(rng, video))
+        steps = o.length + 1
+        fraction = (0.25, 0.8)
+        scale = _object_scale(instance, o.size, rng, fraction)
+
+        def pose(scale: float) -> np.ndarray:
+            return object_view(
+                instance, o.size, rng, scale=scale, rotation=2 * o.rotation, jitter=0.3, min_inside=o.min_inside
+            )
+
+        end_scale = scale * math.exp(rng.uniform(-0.3, 0.3))
+        poses = _trajectory(pose(scale), pose(end_scale), steps)
+        reference_pose = pose(scale * math.exp(rng.uniform(-0.3, 0.3)))
+        if own_background:
+            frames, labels = warp_clip([image] * steps, [instance] * steps, poses, o.size, shared_transform=False)
+            ref_image, ref_mask = warp(image, instance, reference_pose, o.size)
+            return ref_image, ref_mask, frames, labels
+        cover = max(o.size[0] / background.shape[0], o.size[1] / background.shape[1])
+        centre = (background.shape[1] / 2, background.shape[0] / 2)
+        base = similarity(centre, 0.0, cover, (o.size[1] / 2, o.size[0] / 2))
+        pan = AffineRange(rotation=3, scale=(1.05, 1.3), shift=0.05)
+        start, end = (compose(random_similarity(rng, o.size, pan), base) for _ in range(2))
+        cameras = _trajectory(start, end, steps)
+        patch, alpha = cut_out(image, instance)
+        ys, xs = np.nonzero(instance == 1)
+        offset = np.array([[1.0, 0.0, xs.min()], [0.0, 1.0, ys.min()]])  # patch → source coordinates
+        frames, labels = [], []
+        for camera, matrix in zip(cameras, poses, strict=True):
+            back, _ = warp(background, None, camera, o.size)
+            out, covered = paste(back, patch, alpha, compose(matrix, offset))
+            frames.append(out)
+            labels.append(covered.astype(np.uint8))
+        ref_back, _ = warp(background, None, compose(random_similarity(rng, o.size, pan), base), o.size)
+        ref_image, covered = paste(ref_back, patch, alpha, compose(reference_pose, offset))
+        if covered.sum() < 1 or labels[0].sum() < 1:
+            return None
+        return ref_image, covered.astype(np.uint8), frames, labels
+
+    def _random_background(self, rng: np.random.Generator, avoid: VideoEntry):
+        choices = [v for v in self.videos if v is not avoid] or self.videos
+        video = choices[int(rng.integers(len(choices)))]
+        return video.frames[int(rng.integers(len(video.frames)))]
+
+    def _distract(self, frames: list[np.ndarray], labels: list[np.ndarray], rng: np.random.Generator):
+        """A copy of the tracked object (cut from the first frame, where the guidance comes from) drifts slowly
+        at another place of every frame; its pixels are background, and it hides the object where they meet."""
+        if (labels[0] == 1).sum() < self.options.min_pixels:
+            return frames, labels
+        patch, alpha = cut_out(frames[0], labels[0])
+        h, w = self.options.size
+        ys, xs = np.nonzero(labels[0] == 1)
+        scale = math.exp(rng.uniform(math.log(0.6), math.log(1.2)))
+        centre = (patch.shape[1] / 2, patch.shape[0] / 2)
+        # Away from the object: half a box to a box and a half along a random direction, kept in the crop.
+        direction = rng.uniform(0, 2 * math.pi)
+        reach = rng.uniform(0.5, 1.5) * np.array([xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]) * scale
+        start = np.array([xs.mean(), ys.mean()]) + reach * (math.cos(direction), math.sin(direction))
+        start = np.clip(start, 0, (w - 1, h - 1))
+        velocity = rng.uniform(-0.03, 0.03, size=2) * (w, h)
+        mirrored = rng.random() < 0.5
+        if mirrored:
+            patch, alpha = patch[:, ::-1].copy(), alpha[:, ::-1].copy()
+        out_frames, out_labels = [], []
+        for t, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+            matrix = similarity(centre, 0.0, scale, tuple(start + velocity * t))
+            frame, covered = paste(frame, patch, alpha, matrix)
+            label = label.copy()
+            label[covered] = 0
+            out_frames.append(frame)
+            out_labels.append(label)
+        return out_frames, out_labels
+
+    def _occlude(self, frames: list[np.ndarray], labels: list[np.ndarray], rng: np.random.Generator):
+        """An object of another clip crosses the targets in front of the tracked one (which it hides)."""
+        drawn = self._random_instance(rng)
+        if drawn is None:
+            return frames, labels
+        _, image, instance = drawn
+        patch, alpha = cut_out(image, instance)
+        h, w = self.options.size
+        ys, xs = np.nonzero(labels[0] == 1)
+        anchor = (xs.mean(), ys.mean()) if len(xs) else (w / 2, h / 2)
+        scale = float(np.clip(rng.uniform(0.2, 0.6) * min(h, w) / max(patch.shape[:2]), 0.05, 4.0))
+        centre = (patch.shape[1] / 2, patch.shape[0] / 2)
+        start = np.array(anchor) + rng.uniform(-0.25, 0.25, size=2) * (w, h)
+        velocity = rng.uniform(-0.12, 0.12, size=2) * (w, h)
+        angle = rng.uniform(-30, 30)
+        out_frames, out_labels = [], []
+        for t, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+            matrix = similarity(centre, angle, scale, tuple(start + velocity * (t - len(frames) // 2)))
+            frame, covered = paste(frame, patch, alpha, matrix)
+            label = label.copy()
+            label[covered] = 0
+            out_frames.append(frame)
+            out_labels.append(label)
+        return out_frames, out_labels

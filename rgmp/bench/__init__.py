@@ -3,6 +3,8 @@
 ``rgmp.bench.commands`` registers ``python -m rgmp benchmark`` (datasets) and ``python -m rgmp bench`` (speed).
 """
 
+from rgmp.errors import InputError
 
-class BenchmarkError(ValueError):
+
+class BenchmarkError(InputError):
     """Bad input to a benchmark (missing dataset folder, unknown option, unavailable add-on); one-line message."""

@@ -24,7 +24,6 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +32,7 @@ import torch
 
 from rgmp.bench import BenchmarkError
 from rgmp.bench.machine import device_name
-from rgmp.inference import FrameResult, Session
+from rgmp.inference import Session
 from rgmp.io.outputs import ClipWriter
 from rgmp.io.pipeline import prefetch
 from rgmp.io.video import iter_video, probe_video
@@ -48,19 +47,14 @@ WRITERS = {
 MAX_FRAMES_IN_MEMORY = 300
 """Frames decoded beforehand for the blocks alone (480p: 370 MB); longer clips are cycled over these."""
 
-FrameWriter = Callable[[np.ndarray, FrameResult], None]
 
-
-def _open_writer(kind: str, folder: Path, fps: float) -> tuple[AbstractContextManager[Any], FrameWriter]:
-    """A fresh writer set into ``folder``: (context manager that finishes it, per-frame write)."""
+def _open_writer(kind: str, folder: Path, fps: float) -> ClipWriter:
+    """A fresh writer set into ``folder``, as the command line (``cli``) or the demo (level-1 PNGs) writes."""
+    overlay = folder / "overlay.mp4"
     if kind == "cli":
-        clip = ClipWriter(folder, overlay_path=folder / "overlay.mp4", fps=fps)
-        return clip, lambda frame, result: clip.write(f"{result.index:05d}", frame, result)
-    from demo.render import RenderOptions, ResultWriter  # the demo's own writer; Pillow, PyAV, no Gradio
-
-    background = "none" if kind == "demo-none" else "green"
-    demo = ResultWriter(folder, "clip", fps, RenderOptions(cutout_background=background))
-    return demo, lambda frame, result: demo.write(frame, result.labels, folder / f"{result.index:05d}.png")
+        return ClipWriter(folder, overlay_path=overlay, fps=fps)
+    cutout = None if kind == "demo-none" else folder / "cutout.mp4"
+    return ClipWriter(folder, png_level=1, overlay_path=overlay, cutout_path=cutout, fps=fps)
 
 
 def _looped(video: Path) -> Iterator[np.ndarray]:
@@ -105,13 +99,12 @@ def run_end_to_end(
         raise BenchmarkError(f"pairs and block must be at least 1, got {pairs} and {block}")
     fps = probe_video(video).fps
     in_memory = [frame for _, frame in zip(range(MAX_FRAMES_IN_MEMORY), iter_video(video), strict=False)]
-    state: dict[str, Any] = {"io": False, "frame": None}
+    state: dict[str, Any] = {"io": False}
     decoded = prefetch(_looped(video))
 
     def frames() -> Iterator[np.ndarray]:
         for index in itertools.count():
-            state["frame"] = next(decoded) if state["io"] else in_memory[index % len(in_memory)]
-            yield state["frame"]
+            yield next(decoded) if state["io"] else in_memory[index % len(in_memory)]
 
     results = session.propagate(frames(), mask)
     scratch = Path(tempfile.mkdtemp(prefix="rgmp-end-to-end-"))
@@ -130,13 +123,12 @@ def run_end_to_end(
                 for _ in range(block):
                     next(results)
             else:
-                finisher, write = _open_writer(kind, folder, fps)
-                with finisher:
+                with _open_writer(kind, folder, fps) as writer:
                     for index in range(block):
                         if network:
-                            write(state["frame"], next(results))
+                            writer.write(dataclasses.replace(next(results), index=index))
                         else:
-                            write(next(decoded), dataclasses.replace(warm, index=index))
+                            writer.write(dataclasses.replace(warm, index=index, frame=next(decoded)))
             rate = block / (time.perf_counter() - began)
             masks = len(list(folder.glob("*.png")))
             if kind is not None and masks != block:
@@ -185,7 +177,7 @@ def _record(
         "device": str(session.device),
         "device_name": device_name(session.device),
         "host_cpu": device_name(torch.device("cpu")),
-        "dtype": str(session.options.dtype or "float32").replace("torch.", ""),
+        "dtype": str(session.dtype or "float32").replace("torch.", ""),
         "pairs": len(rates),
         "block_frames": block,
         "alone_fps": statistics.median(alone),

@@ -30,8 +30,9 @@ from rgmp.bench.records import (
     summary_csv,
     write_json,
 )
-from rgmp.bench.sharding import shard, wait_until
+from rgmp.bench.sharding import wait_until
 from rgmp.bench.tables import report
+from rgmp.distributed import shard
 from rgmp.evaluation import evaluate_davis
 from rgmp.inference import FrameResult, Session
 from rgmp.io.files import write_text_atomic

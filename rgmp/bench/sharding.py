@@ -1,15 +1,15 @@
 """Splitting a dataset across processes and machines, without a process group.
 
 Each process reads ``RANK`` and ``WORLD_SIZE`` (set by torchrun, or by hand on each machine), takes its share of the
-sequences, and writes one score file per sequence into the shared output folder. Rank 0 then waits until every
-sequence has its score file (a file barrier) and gathers them.
+sequences (:func:`rgmp.distributed.shard`), and writes one score file per sequence into the shared output folder.
+Rank 0 then waits until every sequence has its score file (a file barrier) and gathers them.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 
 from rgmp.bench import BenchmarkError
 
@@ -35,26 +35,6 @@ def check_rank(rank: int, world: int) -> None:
     """Raise :class:`BenchmarkError` unless ``world >= 1`` and ``0 <= rank < world``."""
     if world < 1 or not 0 <= rank < world:
         raise BenchmarkError(f"rank {rank} is outside a world of size {world} (need 0 <= rank < world)")
-
-
-def shard(costs: Sequence[float], rank: int, world: int) -> list[int]:
-    """Indices of the items that ``rank`` processes, balanced by cost, in their original order.
-
-    Greedy longest-first: items sorted by decreasing cost (ties by index) go one by one to the least loaded rank
-    (ties to the lowest rank). Every rank computes the same assignment, so the ranks cover every item exactly once.
-
-    Args:
-        costs: one cost per item (e.g. its number of frames).
-        rank, world: this process and the number of processes.
-    """
-    check_rank(rank, world)
-    loads = [0.0] * world
-    owner = [0] * len(costs)
-    for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
-        target = min(range(world), key=lambda r: (loads[r], r))
-        owner[index] = target
-        loads[target] += costs[index]
-    return [i for i in range(len(costs)) if owner[i] == rank]
 
 
 def wait_until(

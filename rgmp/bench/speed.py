@@ -29,7 +29,7 @@ from rgmp.bench.machine import PeakMemory, device_name, peak_gflops, synchronize
 from rgmp.bench.tables import markdown_table
 from rgmp.config import PRESETS, ModelConfig
 from rgmp.device import DTYPES, parse_dtype
-from rgmp.inference import Session, SessionOptions
+from rgmp.inference import PreparedNetwork, Session, SessionOptions
 from rgmp.inference.geometry import Canvas
 from rgmp.inference.merge import uses_background_pass
 from rgmp.model import RGMP, build_model
@@ -338,7 +338,8 @@ def measure(
         warmup: target frames (and yardstick forwards) run before timing, at least 1.
         repeats: timed target frames (and yardstick forwards), at least 1.
         peak: the machine's measured peak GFLOP/s for the case's device and precision.
-        options: :class:`SessionOptions` fields besides the case's scales and precision (e.g. channels_last).
+        options: :class:`SessionOptions` fields besides the case's scales, and the preparation's ``channels_last``
+            and ``fold_batchnorm`` (:class:`~rgmp.inference.PreparedNetwork`).
         yardstick_dtype: the yardstick's precision, if not the case's.
     """
     if repeats < 1 or warmup < 1:
@@ -348,8 +349,16 @@ def measure(
     with PeakMemory(device) as yard_memory:
         for _ in range(warmup):
             yardstick()
-    options = SessionOptions(scales=case.scales, dtype=parse_dtype(case.dtype), **(options or {}))
-    session = Session(model, device, options)
+    options = dict(options or {})
+    prepared = PreparedNetwork.build(
+        model,
+        device,
+        dtype=parse_dtype(case.dtype),
+        channels_last=options.pop("channels_last", True),
+        fold_batchnorm=options.pop("fold_batchnorm", True),
+    )
+    options = SessionOptions(scales=case.scales, **options)
+    session = Session(prepared, options=options)
     frames, mask = synthetic_clip(case.height, case.width, case.objects, 1 + warmup + 2 * repeats)
     results = session.propagate(iter(frames), mask)
     # next(results) returns once the frame's probabilities reached the CPU, so the device is synchronised
@@ -362,7 +371,7 @@ def measure(
         timed.append(_timed(lambda: next(results)))
         yard.append(yardstick())
     if session.uses_graphs:
-        session = Session(model, device, dataclasses.replace(options, cuda_graphs=False))
+        session = Session(prepared, options=dataclasses.replace(options, cuda_graphs=False))
         results = session.propagate(iter(frames), mask)
         for _ in range(1 + warmup):
             next(results)

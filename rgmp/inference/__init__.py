@@ -1,5 +1,6 @@
 """Streaming inference session."""
 
-from rgmp.inference.session import FrameResult, Session, SessionError, SessionOptions
+from rgmp.inference.network import PreparedNetwork
+from rgmp.inference.session import FrameResult, Session, SessionError, SessionOptions, parse_scales
 
-__all__ = ["FrameResult", "Session", "SessionError", "SessionOptions"]
+__all__ = ["FrameResult", "PreparedNetwork", "Session", "SessionError", "SessionOptions", "parse_scales"]

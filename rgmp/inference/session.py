@@ -8,27 +8,39 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterable, Iterator
+import io
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from PIL import Image
+from torch import Tensor
 
+from rgmp.errors import InputError
 from rgmp.inference.geometry import Canvas, resize
 from rgmp.inference.graphs import GraphedPass
 from rgmp.inference.merge import MERGE_MODES, MergeMode, merge, pass_masks
+from rgmp.inference.network import Precision, PreparedNetwork
 from rgmp.model import RGMP
-from rgmp.model.fold import fold_batchnorm
 
+Direction = Literal["forward", "backward", "both"]
+DIRECTIONS: tuple[str, ...] = ("forward", "backward", "both")
+"""Which way a clip is propagated from its annotated frame (see :meth:`Session.propagate`)."""
 MAX_OBJECTS = 254
 """Object ids 1..254 fit the DAVIS palette; 255 is the DAVIS 'void' label and is ignored in a reference mask."""
 VOID = 255
 
 
-class SessionError(ValueError):
+Adapter = Callable[[RGMP, np.ndarray, np.ndarray], RGMP]
+"""Online learning: (a copy of the network, the annotated frame (H, W, 3) uint8, its label map) → the adapted copy."""
+
+
+class SessionError(InputError):
     """Bad input to a session (empty mask, size mismatch, too many objects, no frames...)."""
 
 
@@ -43,20 +55,17 @@ class SessionOptions:
             "soft-product" (eq. 1 with the background estimated as the product of (1 - p) over objects: one
             network pass fewer), "naive" or "wta" (winner-take-all), the alternatives the paper compares.
         size: process frames resized so that their short side is ``size`` pixels (outputs are resized back);
-            None = the frames' own size.
+            frames are never enlarged: a smaller clip runs at its own size, as with None.
         no_reference: ablation −Ref: the decoder sees zeros instead of the reference features.
         no_previous: ablation −Prev: the guidance mask is all zeros on every target frame.
-        dtype: autocast dtype (torch.bfloat16 / torch.float16), None = float32.
-        channels_last: run the network in channels-last memory format (much faster convolutions through
-            oneDNN on CPUs and cuDNN on GPUs; same results up to float rounding).
-        fold_batchnorm: run a copy of the network whose frozen BatchNorm layers are folded into the
-            convolutions before them (same results up to float rounding, fewer passes over memory).
         pass_batch: how many of a frame's network passes (one per object, plus the background pass) run in one
             batch; None = all of them on a GPU and one at a time on a CPU, where a batch's activations
             outgrow the caches (4 objects of the light model at 480p: 339 ms batched, 249 ms one by one).
-        online_steps: paper §4.3 online learning: before propagating, fine-tune a copy of the network for this
-            many Adam steps on Strategy-1 pairs made from the annotated frame (1000 in the paper; 0 = off).
-        online_lr: learning rate of the online learning (1e-7 in the paper).
+        adapt: online learning (paper §4.3): called with a copy of the network, the annotated frame ((H, W, 3)
+            uint8) and its label map before the clip is propagated, it returns the copy adapted to the clip
+            (``train.online.OnlineLearning`` is one); None = off. The session's own network is never changed.
+        flip: also run every pass on the mirrored frame (with the mirrored reference and guidance) and average
+            the two probabilities, as the scales are averaged: twice the passes.
         cuda_graphs: on a CUDA device, record each network pass of a clip in a CUDA graph on its first target
             frame and replay it on the others (paper model, bf16, 480p, H100: 5.6 → 2.2 ms a pass, since launching
             the short kernels one by one costs more than running them). Models with the visual memory run as
@@ -68,12 +77,9 @@ class SessionOptions:
     size: int | None = None
     no_reference: bool = False
     no_previous: bool = False
-    dtype: torch.dtype | None = None
-    channels_last: bool = True
-    fold_batchnorm: bool = True
     pass_batch: int | None = None
-    online_steps: int = 0
-    online_lr: float = 1e-7
+    adapt: Adapter | None = None
+    flip: bool = False
     cuda_graphs: bool = True
 
     def __post_init__(self) -> None:
@@ -81,8 +87,6 @@ class SessionOptions:
             raise SessionError(f"unknown merge mode {self.merge!r}; choose one of {', '.join(MERGE_MODES)}")
         if self.scales is not None and (not self.scales or any(not 0 < s <= 4 for s in self.scales)):
             raise SessionError(f"scales must be a non-empty list of numbers in (0, 4], got {self.scales}")
-        if self.online_steps < 0 or self.online_lr <= 0:
-            raise SessionError("online learning needs online_steps >= 0 and online_lr > 0")
         if self.size is not None and self.size < 32:
             raise SessionError(f"processing size must be at least 32 pixels, got {self.size}")
         if self.pass_batch is not None and self.pass_batch < 1:
@@ -98,12 +102,19 @@ class FrameResult:
         probs: (K+1, H, W) float32 soft probabilities; channel 0 is background, channel k is ``object_ids[k-1]``.
         labels: (H, W) uint8 label map holding the object ids (0 = background).
         object_ids: the ids of the K objects, in channel order.
+        frame: (H, W, 3) uint8 RGB frame the result is for (for drawing; in a backward pass, the frames before
+            the annotated one come back through JPEG at quality 95).
     """
 
     index: int
     probs: np.ndarray
     labels: np.ndarray
     object_ids: list[int]
+    frame: np.ndarray
+
+
+View = tuple[float, bool]
+"""One way of looking at a frame: (scale, mirrored). Their probabilities are averaged."""
 
 
 @dataclass
@@ -115,14 +126,14 @@ class _ClipState:
     object_ids: list[int]
     canvas: Canvas
     source_size: tuple[int, int]
-    reference: dict[float, Tensor] = field(default_factory=dict)
-    """Reference r5 per scale, (B, C5, h/32, w/32), one entry per network pass."""
+    reference: dict[View, Tensor] = field(default_factory=dict)
+    """Reference r5 per view (scale, mirrored), (B, C5, h/32, w/32), one entry per network pass."""
     guidance: Tensor | None = None
     """(B, padded_h, padded_w): the mask each pass sees on the next frame."""
-    memory: dict[float, Tensor | None] = field(default_factory=dict)
-    """Visual-memory state per scale (models with ``config.memory``); absent before the first target frame."""
-    graphs: dict[tuple[float, int], GraphedPass] = field(default_factory=dict)
-    """Recorded network passes per (scale, first pass of the chunk), with ``SessionOptions.cuda_graphs``."""
+    memory: dict[View, Tensor | None] = field(default_factory=dict)
+    """Visual-memory state per view (models with ``config.memory``); absent before the first target frame."""
+    graphs: dict[tuple[View, int], GraphedPass] = field(default_factory=dict)
+    """Recorded network passes per (view, first pass of the chunk), with ``SessionOptions.cuda_graphs``."""
 
 
 def object_ids_of(mask: np.ndarray) -> list[int]:
@@ -142,19 +153,39 @@ class Session:
     """Propagates the objects of one annotated frame through a clip.
 
     Example:
-        >>> session = Session(model, device="cpu")
+        >>> session = Session(model, "cpu", dtype="auto")
         >>> for result in session.propagate(frames, first_mask):
         ...     save(result.index, result.labels)
+
+    Args:
+        model: the network, or a :class:`PreparedNetwork` kept from an earlier session (then ``device`` and
+            ``dtype`` are its own).
+        device: where it runs.
+        options: how clips are segmented.
+        dtype: the autocast precision for a network prepared here: torch.bfloat16, torch.float16, None (float32)
+            or "auto" (bfloat16 for a light model on a CPU with native bf16).
     """
 
-    def __init__(self, model: RGMP, device: torch.device | str = "cpu", options: SessionOptions | None = None):
-        self.device = torch.device(device)
+    def __init__(
+        self,
+        model: RGMP | PreparedNetwork,
+        device: torch.device | str = "cpu",
+        options: SessionOptions | None = None,
+        *,
+        dtype: Precision = None,
+    ):
+        self.prepared = (
+            model if isinstance(model, PreparedNetwork) else PreparedNetwork.build(model, device, dtype=dtype)
+        )
+        self.device, self.dtype = self.prepared.device, self.prepared.dtype
+        self.model, self.network = self.prepared.model, self.prepared.network
+        """``model`` is the network as given (what online learning starts from); ``network`` is what runs."""
         self.options = options or SessionOptions()
-        memory_format = torch.channels_last if self.options.channels_last else torch.contiguous_format
-        self.model = model.to(self.device, memory_format=memory_format).eval()
-        """The network as given (what online learning starts from); ``network`` is what runs."""
-        self.network = _inference_network(self.model, self.options)
+        model = self.model
         self.scales = self.options.scales or model.config.default_scales
+        self.views: list[View] = [
+            (s, mirrored) for s in self.scales for mirrored in (False, True)[: 1 + self.options.flip]
+        ]
         self.pass_batch = self.options.pass_batch or (1 if self.device.type == "cpu" else MAX_OBJECTS + 1)
         self.uses_graphs = self.options.cuda_graphs and self.device.type == "cuda" and not model.config.memory
         """Whether network passes are replayed from CUDA graphs (see :class:`SessionOptions`)."""
@@ -163,27 +194,59 @@ class Session:
 
     # ----------------------------------------------------------------------------------------------------------
     def propagate(
-        self, frames: Iterable[np.ndarray] | str | Path, mask: np.ndarray, *, start: int = 0
+        self,
+        frames: Iterable[np.ndarray] | str | Path,
+        mask: np.ndarray,
+        *,
+        start: int = 0,
+        direction: Direction = "forward",
     ) -> Iterator[FrameResult]:
-        """Segment the clip from the annotated frame onwards, one result per frame, lazily.
+        """Segment the clip from the annotated frame, one result per frame, lazily.
 
         Args:
-            frames: (H, W, 3) uint8 RGB frames, or a video file / frame folder path (read lazily).
+            frames: (H, W, 3) uint8 RGB frames, or a video file / frame folder path (read lazily, once).
             mask: (H, W) integer label map of the annotated frame (0 = background, 255 = void/ignored).
-            start: index of the annotated frame in ``frames``; earlier frames are skipped.
+            start: index of the annotated frame in ``frames``.
+            direction: "forward": frames ``start``, ``start + 1``, ... to the last; "backward": frames ``start``,
+                ``start - 1``, ... 0 (the frames before ``start`` are read first and kept JPEG-compressed in
+                memory, about 80 kB a 480p frame); "both": the backward pass, then the forward one.
 
         Yields:
-            :class:`FrameResult` for frame ``start`` (the given mask itself) and every later frame.
+            :class:`FrameResult` in processing order: the annotated frame first (the given mask itself), then each
+            frame of the pass; with "both", indices ``start, start - 1, ..., 0, start + 1, ...``.
         """
+        if direction not in DIRECTIONS:
+            raise SessionError(f"unknown direction {direction!r}; choose one of {', '.join(DIRECTIONS)}")
         frames = _frame_iterator(frames)
         mask = np.asarray(mask)
         if mask.ndim != 2:
             raise SessionError(f"the mask must be a 2-D label map, got shape {mask.shape}")
         object_ids = object_ids_of(mask)
-        state: _ClipState | None = None
+        if direction == "forward":
+            yield from self._pass(itertools.islice(enumerate(frames), start, None), mask, object_ids, start)
+            return
+        earlier: list[bytes] = []
+        annotated = None
         for index, frame in enumerate(frames):
-            if index < start:
-                continue
+            if index == start:
+                annotated = frame
+                break
+            earlier.append(_compress(frame))
+        if annotated is None:
+            raise SessionError(f"the clip has no frame {start}: nothing to segment")
+        backward = ((i, _decompress(earlier[i]) if i < start else annotated) for i in range(start, -1, -1))
+        yield from self._pass(backward, mask, object_ids, start)
+        if direction == "both":
+            forward = self._pass(itertools.chain([(start, annotated)], enumerate(frames, start + 1)), mask, object_ids)
+            next(forward)  # the annotated frame, already given
+            yield from forward
+
+    def _pass(
+        self, frames: Iterable[tuple[int, np.ndarray]], mask: np.ndarray, object_ids: list[int], start: int = 0
+    ) -> Iterator[FrameResult]:
+        """One pass over (index, frame) pairs, the first being the annotated frame."""
+        state: _ClipState | None = None
+        for index, frame in frames:
             frame = _check_frame(frame, mask.shape if state is None else state.source_size, index)
             with torch.inference_mode():
                 if state is None:
@@ -191,16 +254,16 @@ class Session:
                     distribution = self._reference_distribution(mask, object_ids)
                 else:
                     distribution = self._step(state, frame)
-                yield self._result(index, distribution, state)
+                yield self._result(index, frame, distribution, state)
         if state is None:
             raise SessionError(f"the clip has no frame {start}: nothing to segment")
 
     # ----------------------------------------------------------------------------------------------------------
     def _autocast(self):
-        if self.options.dtype is None:
+        if self.dtype is None:
             return contextlib.nullcontext()
         # A graph must not record autocast's weight cache, which is emptied when the context exits.
-        return torch.autocast(self.device.type, dtype=self.options.dtype, cache_enabled=not self.uses_graphs)
+        return torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=not self.uses_graphs)
 
     def _to_canvas(self, frame: np.ndarray, canvas: Canvas) -> Tensor:
         """(H, W, 3) uint8 → (1, 3, padded_h, padded_w) float in [0, 1], resized to the processing size."""
@@ -208,7 +271,7 @@ class Session:
         if tuple(x.shape[-2:]) != (canvas.height, canvas.width):
             x = F.interpolate(x, size=(canvas.height, canvas.width), mode="bilinear", antialias=True)
         x = canvas.pad(x)
-        return x.contiguous(memory_format=torch.channels_last) if self.options.channels_last else x
+        return x.contiguous(memory_format=torch.channels_last) if self.prepared.channels_last else x
 
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
@@ -219,27 +282,26 @@ class Session:
         masks = canvas.pad(pass_masks(self.options.merge, objects))  # (B, padded_h, padded_w)
         image = self._to_canvas(frame, canvas)
         with self._autocast():
-            for scale in self.scales:
-                size = canvas.scaled_size(scale, self.model.config.pad_mode)
-                scaled_image, scaled_masks = resize(image, size), resize(masks[:, None], size)
+            for view in self.views:
+                size = canvas.scaled_size(view[0], self.model.config.pad_mode)
+                scaled_image, scaled_masks = (
+                    _mirror(resize(image, size), view),
+                    _mirror(resize(masks[:, None], size), view),
+                )
                 r5 = torch.cat([state.model.encode_reference(scaled_image, chunk)
                                 for chunk in scaled_masks.split(self.pass_batch)])  # fmt: skip
-                state.reference[scale] = torch.zeros_like(r5) if self.options.no_reference else r5
+                state.reference[view] = torch.zeros_like(r5) if self.options.no_reference else r5
                 self.reference_encodings += 1
         state.guidance = masks
         return state
 
     def _clip_model(self, frame: np.ndarray, mask: np.ndarray) -> RGMP:
-        """The session's network, or with online learning a copy of it fine-tuned on the annotated frame."""
-        if not self.options.online_steps:
+        """The session's network, or with ``adapt`` a copy of it adapted to the clip on the annotated frame."""
+        if self.options.adapt is None:
             return self.network
-        from train.online import online_finetune  # training code: imported only when asked for
-
         with torch.inference_mode(False), torch.enable_grad():
-            tuned = online_finetune(
-                copy.deepcopy(self.model), frame, mask, self.options.online_steps, self.options.online_lr
-            )
-        return _inference_network(tuned, self.options)
+            tuned = self.options.adapt(copy.deepcopy(self.model), frame, mask)
+        return self.prepared.with_model(tuned).network
 
     def _step(self, state: _ClipState, frame: np.ndarray) -> Tensor:
         """One target frame → (K+1, padded_h, padded_w) distribution; updates the guidance."""
@@ -248,16 +310,17 @@ class Session:
         guidance = torch.zeros_like(state.guidance) if self.options.no_previous else state.guidance
         full = (canvas.padded_height, canvas.padded_width)
         outputs = torch.zeros_like(state.guidance)
-        for scale in self.scales:
-            size = canvas.scaled_size(scale, self.model.config.pad_mode)
+        for view in self.views:
+            size = canvas.scaled_size(view[0], self.model.config.pad_mode)
+            frame_view, masks_view = _mirror(resize(image, size), view), _mirror(resize(guidance[:, None], size), view)
             with self._autocast():
-                logits = self._passes(state, scale, resize(image, size), resize(guidance[:, None], size))
-            outputs += resize(torch.softmax(logits.float(), dim=1)[:, 1:], full)[:, 0]
-        distribution, state.guidance = merge(self.options.merge, outputs / len(self.scales))
+                logits = self._passes(state, view, frame_view, masks_view)
+            outputs += resize(_mirror(torch.softmax(logits.float(), dim=1)[:, 1:], view), full)[:, 0]
+        distribution, state.guidance = merge(self.options.merge, outputs / len(self.views))
         return distribution
 
-    def _passes(self, state: _ClipState, scale: float, frame: Tensor, masks: Tensor) -> Tensor:
-        """The B network passes of one frame at one scale, ``pass_batch`` at a time.
+    def _passes(self, state: _ClipState, view: View, frame: Tensor, masks: Tensor) -> Tensor:
+        """The B network passes of one frame in one view, ``pass_batch`` at a time.
 
         Args:
             frame: (1, 3, h, w) scaled target frame; masks: (B, 1, h, w) scaled guidance.
@@ -265,19 +328,19 @@ class Session:
         Returns:
             Logits (B, 2, h, w).
         """
-        model, reference = state.model, state.reference[scale]
+        model, reference = state.model, state.reference[view]
         chunks = [slice(i, i + self.pass_batch) for i in range(0, masks.shape[0], self.pass_batch)]
         if self.uses_graphs:  # torch.cat copies each graph's output before its next replay overwrites it
-            return torch.cat([self._graphed(state, (scale, c.start), frame, masks[c], reference[c]) for c in chunks])
+            return torch.cat([self._graphed(state, (view, c.start), frame, masks[c], reference[c]) for c in chunks])
         if not model.config.memory:
             return torch.cat([model(frame, masks[c], reference[c]) for c in chunks])
         # The visual memory carries a hidden state (B, width, h/32, w/32) across frames.
-        hidden = state.memory.get(scale)
+        hidden = state.memory.get(view)
         steps = [model.step(frame, masks[c], reference[c], None if hidden is None else hidden[c]) for c in chunks]
-        state.memory[scale] = torch.cat([h for _, h in steps])
+        state.memory[view] = torch.cat([h for _, h in steps])
         return torch.cat([logits for logits, _ in steps])
 
-    def _graphed(self, state: _ClipState, key: tuple[float, int], frame: Tensor, masks: Tensor, reference: Tensor):
+    def _graphed(self, state: _ClipState, key: tuple[View, int], frame: Tensor, masks: Tensor, reference: Tensor):
         """One chunk of passes replayed from its CUDA graph, recorded on first use; all the clip's graphs share
         one memory pool, since they run one after another."""
         graphed = state.graphs.get(key)
@@ -294,7 +357,7 @@ class Session:
             labels[mask == object_id] = slot
         return F.one_hot(torch.from_numpy(labels), len(object_ids) + 1).permute(2, 0, 1).float()
 
-    def _result(self, index: int, distribution: Tensor, state: _ClipState) -> FrameResult:
+    def _result(self, index: int, frame: np.ndarray, distribution: Tensor, state: _ClipState) -> FrameResult:
         if distribution.shape[-2:] != state.source_size:  # a network output on the padded canvas
             distribution = state.canvas.crop(distribution)
             if distribution.shape[-2:] != state.source_size:
@@ -305,26 +368,33 @@ class Session:
         else:  # NumPy: 8x faster than torch's argmax over the leading dimension on a CPU
             slots = probs.argmax(axis=0)
         ids = np.array([0, *state.object_ids], dtype=np.uint8)
-        return FrameResult(index, probs, ids[slots], list(state.object_ids))
+        return FrameResult(index, probs, ids[slots], list(state.object_ids), frame)
 
 
-def _inference_network(model: RGMP, options: SessionOptions) -> RGMP:
-    """What runs: ``model``, or a copy with its BatchNorm folded and, under autocast, its convolution weights
-    already in the autocast precision (autocast would otherwise cast every weight on every frame; the results are
-    the same bit for bit)."""
-    if not options.fold_batchnorm and options.dtype is None:
-        return model
-    network = fold_batchnorm(model) if options.fold_batchnorm else copy.deepcopy(model)
-    if options.dtype is not None:
-        for module in network.modules():
-            if isinstance(module, nn.Conv2d):
-                module.to(options.dtype)
-    return network
+def _mirror(x: Tensor, view: View) -> Tensor:
+    """``x`` (..., H, W) flipped left-right in a mirrored view, unchanged otherwise (flipping is its own inverse)."""
+    return x.flip(-1) if view[1] else x
+
+
+def parse_scales(text: str) -> tuple[float, ...]:
+    """ "0.5,0.75,1.0" → (0.5, 0.75, 1.0); spaces and empty parts ("0.5, 1,") are ignored.
+
+    Raises:
+        SessionError: a part is not a number, or there is none.
+    """
+    try:
+        scales = tuple(float(part) for part in text.replace(" ", "").split(",") if part)
+    except ValueError:
+        scales = ()
+    if not scales:
+        raise SessionError(f"scales must be comma-separated numbers such as 0.5,0.75,1.0, got {text!r}")
+    return scales
 
 
 def _processing_size(height: int, width: int, size: int | None) -> tuple[int, int]:
-    """Frame size after scaling the short side to ``size`` (unchanged when ``size`` is None)."""
-    if size is None or min(height, width) == size:
+    """Frame size after scaling the short side down to ``size`` (unchanged when ``size`` is None or not smaller
+    than the short side: frames are never enlarged)."""
+    if size is None or min(height, width) <= size:
         return height, width
     factor = size / min(height, width)
     return max(1, round(height * factor)), max(1, round(width * factor))
@@ -341,6 +411,17 @@ def _check_frame(frame: np.ndarray, size: tuple[int, int], index: int) -> np.nda
     if not frame.flags.writeable or not frame.flags.c_contiguous:
         frame = np.array(frame, order="C")  # torch.from_numpy needs a writable, contiguous array
     return frame
+
+
+def _compress(frame: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def _decompress(data: bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(data)) as image:
+        return np.asarray(image.convert("RGB"))
 
 
 def _frame_iterator(frames: Iterable[np.ndarray] | str | Path) -> Iterator[np.ndarray]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from rgmp.errors import InputError
 from rgmp.io.files import atomic_path
 
 __all__ = [
@@ -30,7 +31,7 @@ VOID_LABEL = 255
 _GRAY_LABEL_MAX = 128
 
 
-class MaskError(ValueError):
+class MaskError(InputError):
     """Bad mask file or label map. The message is one readable line."""
 
 

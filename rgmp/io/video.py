@@ -1,4 +1,4 @@
-"""Video and frame-folder input, H.264 video output (PyAV, no ffmpeg binary needed).
+"""Video and frame-folder input (PyAV, no ffmpeg binary needed).
 
 Reading
     Accepted video extensions (case-insensitive): ``.mp4 .mov .webm .avi .mkv .m4v``
@@ -18,33 +18,28 @@ Rotation
     reports ``frame.rotation == -90`` and is turned clockwise. Flips in the display
     matrix are ignored.
 
-Writing
-    :class:`VideoWriter` writes browser-playable H.264 (``libx264``, ``yuv420p``,
-    ``+faststart``) into ``.mp4 .mov .m4v .mkv`` files, atomically.
+Writing is :mod:`rgmp.io.video_writer`'s.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
 
 import av
-import cv2
 import numpy as np
 from PIL import Image, ImageOps
+
+from rgmp.errors import InputError
 
 __all__ = [
     "FRAME_EXTENSIONS",
     "VIDEO_EXTENSIONS",
     "VideoError",
     "VideoInfo",
-    "VideoWriter",
     "apply_rotation",
     "intact_frames",
     "iter_frame_folder",
@@ -59,9 +54,6 @@ VIDEO_EXTENSIONS: tuple[str, ...] = (".mp4", ".mov", ".webm", ".avi", ".mkv", ".
 FRAME_EXTENSIONS: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 """Image extensions read from a frame folder."""
 
-# Extensions VideoWriter can write H.264 into -> FFmpeg muxer name.
-_WRITER_FORMATS: dict[str, str] = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-_FASTSTART_FORMATS = {"mp4", "mov"}
 _STILL_IMAGE_EXTENSIONS = FRAME_EXTENSIONS + (".tif", ".tiff")
 _DEFAULT_FPS = 25.0
 # Decoded with frame threading (several frames at once, one per core): H.264 and HEVC. On these, truncated
@@ -70,7 +62,7 @@ _DEFAULT_FPS = 25.0
 _FRAME_THREADED_CODECS = frozenset({"h264", "hevc"})
 
 
-class VideoError(ValueError):
+class VideoError(InputError):
     """Bad video / frame-folder input. The message is one readable line."""
 
 
@@ -368,188 +360,3 @@ def _read_frames(files: list[Path]) -> Iterator[tuple[str, np.ndarray]]:
                 "all frames must have the same size"
             )
         yield f.stem, rgb
-
-
-# --------------------------------------------------------------------------- writing
-
-
-# BT.601 limited-range chroma from RGB, offset included, as (1, 4) matrices for cv2.transform.
-_BT601_CB = np.array([[-37.797, -74.203, 112.0, 128 * 255]]) / 255
-_BT601_CR = np.array([[112.0, -93.786, -18.214, 128 * 255]]) / 255
-
-
-class VideoWriter:
-    """Write RGB frames to a browser-playable H.264 video, atomically.
-
-    Codec ``libx264``, pixel format ``yuv420p`` (tagged BT.601, limited range),
-    ``movflags=+faststart`` for mp4/mov/m4v.
-    yuv420p needs an even width and height, so a frame with an odd size is padded by one
-    pixel on the right and/or bottom, replicating the edge pixels (the file is then up to
-    one pixel wider/taller than the frames).
-
-    Output goes to a hidden temporary file in the destination folder, which is moved
-    onto ``path`` (``os.replace``) only by a clean :meth:`close`; :meth:`abort` (called
-    when an exception leaves the ``with`` block) deletes it. So an interrupted write
-    never leaves a complete-looking file at ``path``, and an existing ``path`` is only
-    replaced once the new video is complete.
-
-    Example::
-
-        with VideoWriter("out.mp4", fps=24) as w:
-            for frame in frames:   # (H, W, 3) uint8 RGB, all the same size
-                w.write(frame)
-
-    Args:
-        path: output file, extension ``.mp4``, ``.mov``, ``.m4v`` or ``.mkv``.
-            Parent folders are created.
-        fps: frame rate (float or Fraction, > 0); floats are turned into a fraction with
-            denominator <= 1001 (so 29.97002997 -> 30000/1001).
-        crf: x264 constant rate factor, 0 (lossless) .. 51; 18 is visually lossless.
-        preset: x264 speed/size preset ("ultrafast" .. "veryslow"). Per 480p frame on one core
-            here, "ultrafast" takes 2.7 ms of CPU, "superfast" 6.6 ms and "veryfast" 11 ms;
-            at the same crf the quality is the same (PSNR 37.2, 37.5 and 37.5 dB at crf 18),
-            and the files are 1.9x, 1.3x and 1x in size. The default spends the least CPU,
-            which on a small machine is taken from the network.
-    """
-
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        fps: float | Fraction,
-        *,
-        crf: int = 18,
-        preset: str = "ultrafast",
-    ) -> None:
-        self.path = Path(path)
-        fmt = _WRITER_FORMATS.get(self.path.suffix.lower())
-        if fmt is None:
-            raise VideoError(f"cannot write H.264 to {self.path.name}: use one of {', '.join(_WRITER_FORMATS)}")
-        if not fps or fps <= 0:
-            raise ValueError(f"fps must be > 0, got {fps}")
-        if not 0 <= int(crf) <= 51:
-            raise ValueError(f"crf must be in 0..51, got {crf}")
-        self._format = fmt
-        self._rate = Fraction(fps).limit_denominator(1001)
-        self._crf = int(crf)
-        self._preset = preset
-        self._tmp: Path | None = None
-        self._container: av.container.OutputContainer | None = None
-        self._stream: av.video.stream.VideoStream | None = None
-        self._frame_shape: tuple[int, int] | None = None
-        self._closed = False
-        self.frames_written = 0
-
-    # -- context manager
-    def __enter__(self) -> VideoWriter:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    # -- writing
-    @staticmethod
-    def prepare(frame: np.ndarray) -> av.VideoFrame:
-        """One ``(H, W, 3) uint8`` RGB frame in the video's pixel format, ready for :meth:`write`.
-
-        :meth:`write` does this itself; calling it first from other threads (it keeps no state) takes the colour
-        conversion off the thread that writes the frames in order. BT.601 limited range, each chroma sample the
-        mean of its 2x2 pixels, as swscale does (within 7 levels of its chroma, 1 of its luma) in a third of its
-        time: 0.5 ms a 480p frame here.
-        """
-        frame = np.asarray(frame)
-        if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
-            raise ValueError(f"frame must be a (H, W, 3) uint8 array, got {frame.shape} {frame.dtype}")
-        h, w = frame.shape[:2]
-        if h % 2 or w % 2:
-            frame = np.pad(frame, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
-            h, w = frame.shape[:2]
-        yuv = cv2.cvtColor(frame, cv2.COLOR_RGB2YUV_I420)  # (3H/2, W): Y, then U and V with top-left chroma
-        half = cv2.resize(frame, (w // 2, h // 2), interpolation=cv2.INTER_AREA)  # the 2x2 means
-        chroma = yuv[h:].reshape(2, h // 2, w // 2)
-        chroma[0] = cv2.transform(half, _BT601_CB)
-        chroma[1] = cv2.transform(half, _BT601_CR)
-        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
-
-    def write(self, frame: np.ndarray | av.VideoFrame) -> None:
-        """Append one frame: ``(H, W, 3) uint8`` RGB, or the result of :meth:`prepare`, same size as the first."""
-        if self._closed:
-            raise RuntimeError("VideoWriter is closed")
-        if not isinstance(frame, av.VideoFrame):
-            frame = self.prepare(frame)
-        h, w = frame.height, frame.width
-        if self._frame_shape is None:
-            self._start(h, w)
-        elif (h, w) != self._frame_shape:
-            fh, fw = self._frame_shape
-            raise ValueError(f"frame is {w}x{h} but the video is {fw}x{fh}: all frames must have the same size")
-        assert self._container is not None and self._stream is not None
-        for packet in self._stream.encode(frame):
-            self._container.mux(packet)
-        self.frames_written += 1
-
-    def _start(self, h: int, w: int) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Hidden name in the same folder (same file system, so os.replace is atomic).
-        self._tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(4)}.part")
-        options = {"movflags": "+faststart"} if self._format in _FASTSTART_FORMATS else {}
-        self._container = av.open(str(self._tmp), mode="w", format=self._format, options=options)
-        stream = self._container.add_stream("libx264", rate=self._rate)
-        stream.width = w + w % 2
-        stream.height = h + h % 2
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(self._crf), "preset": self._preset}
-        # RGB -> YUV uses the BT.601 limited-range matrix (see prepare); say so in the
-        # file so players (browsers assume BT.709 for untagged HD) show the right colours.
-        cc = stream.codec_context
-        cc.colorspace = 6  # AVCOL_SPC_SMPTE170M (BT.601)
-        cc.color_primaries = 6  # AVCOL_PRI_SMPTE170M
-        cc.color_trc = 6  # AVCOL_TRC_SMPTE170M
-        cc.color_range = 1  # AVCOL_RANGE_MPEG (limited)
-        self._stream = stream
-        self._frame_shape = (h, w)
-
-    # -- finishing
-    def close(self) -> None:
-        """Flush the encoder and move the finished file onto ``path``.
-
-        Raises:
-            VideoError: no frame was written (nothing is created at ``path``).
-        """
-        if self._closed:
-            return
-        if self._container is None:
-            self._closed = True
-            raise VideoError(f"no frames were written to {self.path.name}; no video created")
-        try:
-            assert self._stream is not None and self._tmp is not None
-            for packet in self._stream.encode(None):
-                self._container.mux(packet)
-            self._container.close()
-            self._container = None
-            os.replace(self._tmp, self.path)
-            self._tmp = None
-        except BaseException:
-            self.abort()
-            raise
-        self._closed = True
-
-    def abort(self) -> None:
-        """Stop without producing a file: close the encoder and delete the temporary file."""
-        self._closed = True
-        if self._container is not None:
-            try:
-                self._container.close()
-            except (av.error.FFmpegError, OSError):
-                pass
-            self._container = None
-        if self._tmp is not None:
-            self._tmp.unlink(missing_ok=True)
-            self._tmp = None

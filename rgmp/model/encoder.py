@@ -63,16 +63,14 @@ class ResNetEncoder(_NormalisedInput):
 
 
 class LiteEncoder(_NormalisedInput):
-    """EfficientNet-Lite0 (timm ``tf_efficientnet_lite0``, frozen BatchNorm) with the mask added at the stem.
+    """EfficientNet-Lite0/1/2 (timm ``tf_efficientnet_lite*``, frozen BatchNorm) with the mask added at the stem.
 
-    Channels 24/40/112/320 at strides 4/8/16/32.
+    Channels at strides 4/8/16/32: 24/40/112/320 for Lite0 and Lite1, 24/48/120/352 for Lite2.
     """
 
-    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...]) -> None:
+    def __init__(self, mean: tuple[float, ...], std: tuple[float, ...], name: str = "efficientnet_lite0") -> None:
         super().__init__(mean, std)
-        body = timm.create_model(
-            "tf_efficientnet_lite0", pretrained=False, features_only=True, out_indices=(1, 2, 3, 4)
-        )
+        body = timm.create_model(f"tf_{name}", pretrained=False, features_only=True, out_indices=(1, 2, 3, 4))
         self.body = freeze_batch_norm_2d(body)
         stem = self.body.conv_stem
         self.mask_conv = create_conv2d(

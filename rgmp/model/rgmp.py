@@ -21,8 +21,10 @@ class RGMP(nn.Module):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.config = config
-        encoder_cls = {"resnet50": ResNetEncoder, "efficientnet_lite0": LiteEncoder}[config.encoder]
-        self.encoder = encoder_cls(config.mean, config.std)
+        if config.encoder == "resnet50":
+            self.encoder: ResNetEncoder | LiteEncoder = ResNetEncoder(config.mean, config.std)
+        else:
+            self.encoder = LiteEncoder(config.mean, config.std, config.encoder)
         self.decoder = Decoder(
             self.encoder.channels, config.decoder_width, config.gc_kernel, config.aux_heads, config.memory
         )

@@ -1,7 +1,6 @@
-"""Command-line entry points: ``python -m rgmp benchmark ...`` (the paper's tables) and ``python -m rgmp bench``
-(speed). ``rgmp.cli`` registers them with :func:`add_benchmark_parser` and :func:`add_bench_parser`.
+"""``python -m rgmp benchmark ...`` (the paper's tables) and ``python -m rgmp bench`` (speed).
 
-Bad input raises :class:`rgmp.bench.BenchmarkError` (a ``ValueError``) with a one-line message.
+Bad input raises :class:`rgmp.bench.BenchmarkError` (an :class:`~rgmp.errors.InputError`) with a one-line message.
 """
 
 from __future__ import annotations
@@ -10,7 +9,6 @@ import argparse
 import dataclasses
 import json
 import math
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,9 +20,10 @@ from rgmp.bench.datasets import DATASETS
 from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
 from rgmp.bench.records import RANDOM_INIT, RunSettings
 from rgmp.bench.sharding import check_rank, rank_and_world
+from rgmp.cli.options import adapter, add_inference_arguments
+from rgmp.errors import InputError
 from rgmp.inference.merge import MERGE_MODES
 from rgmp.io.files import write_text_atomic
-from rgmp.options import add_inference_arguments, online_steps, processing_size
 
 
 def _numbers(kind: type, what: str):
@@ -76,7 +75,7 @@ def _dataset_arguments(sub: argparse.ArgumentParser, dataset: str) -> None:
     sub.add_argument("--set", dest="subset", default="val", help="DAVIS image set (default val)")
     sub.add_argument("--sequences", type=_names, help="comma-separated sequences instead of the whole set")
     sub.add_argument("--resolution", default="480p", help="DAVIS resolution folder (default 480p)")
-    add_inference_arguments(sub, precision="fp32")  # the paper's tables are fp32
+    add_inference_arguments(sub, precision="fp32", adapt="off")  # the paper's tables: fp32, no online learning
     sub.add_argument(
         "--random-init", action="store_true", help="seeded random weights: checks the pipeline, not accuracy"
     )
@@ -112,16 +111,18 @@ def run_benchmark(args: argparse.Namespace) -> None:
         summary = gather(args.out)
         _print_outputs(args.out, summary.settings.dataset)
         return
-    try:
-        steps, size = online_steps(args), processing_size(args)
-    except ValueError as err:
-        raise BenchmarkError(str(err)) from None
+    if args.size < 0 or 0 < args.size < 32:
+        raise BenchmarkError(f"--size must be 0 (native) or at least 32, got {args.size}")
     if args.root is None:
         raise BenchmarkError("--root is required (the dataset folder), except with --gather")
     if args.random_init and args.weights is not None:
         raise BenchmarkError("give either --weights or --random-init, not both")
     rank, world = _rank_world(args)
     device = rank_device(args.device)
+    try:
+        adapt = adapter(args, device)
+    except InputError as err:
+        raise BenchmarkError(str(err)) from None
     model, weights = load_benchmark_model(args.model, args.weights, args.random_init, memory=args.convgru)
     settings = RunSettings(
         dataset=args.dataset,
@@ -133,18 +134,18 @@ def run_benchmark(args: argparse.Namespace) -> None:
         weights=weights,
         scales=tuple(args.scales or model.config.default_scales),
         merge=args.merge,
-        size=size,
+        size=args.size or None,
         precision=args.precision,
         device=device.type,
         no_reference=args.no_ref,
         no_previous=args.no_prev,
-        online_steps=steps,
-        online_lr=args.online_lr,
+        online_steps=adapt.steps if adapt is not None else 0,
+        online_lr=adapt.lr if adapt is not None else RunSettings.online_lr,
         memory=model.config.memory,
         keys=tuple(getattr(args, "keys", JUMPCUT_KEYS)),
         distances=tuple(getattr(args, "distances", JUMPCUT_DISTANCES)),
     )
-    session = make_session(model, device, settings)
+    session = make_session(model, device, settings, adapt)
     summary = run_share(settings, args.out, session, rank=rank, world=world, wait=args.wait, progress=args.progress)
     if summary is None:
         print(f"rank {rank}/{world}: done; rank 0 gathers into {args.out}", file=sys.stderr)
@@ -178,20 +179,13 @@ def _rank_world(args: argparse.Namespace) -> tuple[int, int]:
 
 
 def rank_device(name: str) -> torch.device:
-    """The device of this process: ``--device``, else cuda > mps > cpu; a bare "cuda" under torchrun becomes
-    ``cuda:$LOCAL_RANK`` so that each process of a machine takes its own GPU."""
-    from rgmp.device import pick_device
+    """:func:`rgmp.device.local_device`, with a :class:`BenchmarkError`."""
+    from rgmp.device import local_device
 
     try:
-        device = pick_device(name)
+        return local_device(name)
     except ValueError as err:
         raise BenchmarkError(str(err)) from None
-    local = os.environ.get("LOCAL_RANK")
-    if device.type == "cuda" and device.index is None and local is not None:
-        if not local.isdigit() or int(local) >= torch.cuda.device_count():
-            raise BenchmarkError(f"LOCAL_RANK={local} but this machine has {torch.cuda.device_count()} GPU(s)")
-        device = torch.device("cuda", int(local))
-    return device
 
 
 def load_benchmark_model(model: str | None, weights: Path | None, random_init: bool, *, memory: bool = False):
@@ -218,8 +212,8 @@ def load_benchmark_model(model: str | None, weights: Path | None, random_init: b
     return network, str(Path(path).resolve())
 
 
-def make_session(model, device: torch.device, settings: RunSettings):
-    """The inference session a run's settings describe."""
+def make_session(model, device: torch.device, settings: RunSettings, adapt=None):
+    """The inference session a run's settings describe (``adapt``: its online learning, from the options)."""
     from rgmp.device import parse_dtype
     from rgmp.inference import Session, SessionOptions
 
@@ -229,11 +223,9 @@ def make_session(model, device: torch.device, settings: RunSettings):
         size=settings.size,
         no_reference=settings.no_reference,
         no_previous=settings.no_previous,
-        dtype=parse_dtype(settings.precision),
-        online_steps=settings.online_steps,
-        online_lr=settings.online_lr,
+        adapt=adapt,
     )
-    return Session(model, device, options)
+    return Session(model, device, options, dtype=parse_dtype(settings.precision))
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -377,11 +369,11 @@ def _run_levers(args: argparse.Namespace, axes: Any, models: dict) -> list[dict[
 def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, Any]]:
     """``bench --end-to-end VIDEO --mask PNG``: the end-to-end table (:mod:`rgmp.bench.endtoend`)."""
     from rgmp.bench.endtoend import end_to_end_table, run_end_to_end
-    from rgmp.cli import load_session_model
-    from rgmp.device import dtype_name, pick_device, resolve_precision
+    from rgmp.device import dtype_name, parse_precision, pick_device
     from rgmp.inference import Session, SessionOptions
     from rgmp.io.masks import read_mask
     from rgmp.io.video import probe_video
+    from rgmp.weights import load_model_or_default
 
     if args.mask is None:
         raise BenchmarkError("--end-to-end needs --mask: the label-map PNG of the clip's first frame")
@@ -389,14 +381,14 @@ def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, An
     if mask.shape != (info.height, info.width):
         raise BenchmarkError(f"the mask is {mask.shape[1]}x{mask.shape[0]} but the video is {info.width}x{info.height}")
     name = args.models[0] if args.models else "lite"
-    model = models[name][0] if name in models else load_session_model(name, None)[0]
+    model = models[name][0] if name in models else load_model_or_default(None, name)[0]
     try:
         device = pick_device(args.devices[0] if args.devices else None)
-        dtype = resolve_precision(args.dtypes[0] if args.dtypes else "auto", name, device)
+        dtype = parse_precision(args.dtypes[0] if args.dtypes else "auto")
     except ValueError as err:
         raise BenchmarkError(str(err)) from None
-    session = Session(model, device, SessionOptions(size=480, dtype=dtype))
-    print(f"end to end: {args.end_to_end.name}, {name} model, {dtype_name(dtype)} on {device}, size 480; "
+    session = Session(model, device, SessionOptions(size=480), dtype=dtype)
+    print(f"end to end: {args.end_to_end.name}, {name} model, {dtype_name(session.dtype)} on {device}, size 480; "
           f"{args.pairs} pairs of {args.block}-frame blocks per writer set", file=sys.stderr)  # fmt: skip
     say = (lambda line: print(line, file=sys.stderr)) if args.progress else None
     records = run_end_to_end(
@@ -409,3 +401,9 @@ def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, An
 def _json_safe(record: dict[str, Any]) -> dict[str, Any]:
     """NaN → None, so that the file is strict JSON."""
     return {k: None if isinstance(v, float) and math.isnan(v) else v for k, v in record.items()}
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:
+    """Register ``benchmark`` and ``bench``."""
+    add_benchmark_parser(commands)
+    add_bench_parser(commands)
