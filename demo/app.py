@@ -216,7 +216,7 @@ def build_demo(
 
             with gr.Column(elem_id="run-column", min_width=300):
                 with gr.Row():
-                    model = gr.Dropdown(model_choices(first_model), value=first_model, label="3 · Run: model", scale=2)
+                    model = gr.Dropdown(model_choices(first_model), value=first_model, label="3 · Run · Model", scale=2)
                     size = gr.Dropdown(
                         sizes, value=default_size, label="Processing size (short side)", scale=1, elem_id="size"
                     )
