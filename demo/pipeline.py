@@ -7,7 +7,8 @@ The annotated frame ``start`` is the reference (the paper's conclusion: a correc
 reference). Frames after it are propagated forward. Frames before it keep their earlier result when they have
 one; when some have none (or the user asks), they are first propagated backward from ``start``. Frames are
 decoded lazily; the backward pass keeps the frames before ``start`` as JPEG files in the run folder, since it
-needs them in reverse order.
+needs them in reverse order. A clip that turns out to be damaged part way through ends the run there: the files
+cover the frames before the damage, and the result says where the file ends.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rgmp.inference import FrameResult, Session, SessionError
 from rgmp.io.exports import ALPHA_DIR, alpha_path, write_alpha_mattes
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.pipeline import prefetch
-from rgmp.io.video import iter_video
+from rgmp.io.video import VideoError, iter_video
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class RunResult:
         segmented: frames the network segmented in this run.
         stopped: the Stop button ended the run early.
         elapsed: seconds the run took.
+        problem: why the run ended before the last frame when the clip itself is to blame (a file cut short or
+            damaged part way through), else None.
     """
 
     overlay: Path | None
@@ -96,6 +99,7 @@ class RunResult:
     segmented: int
     stopped: bool
     elapsed: float
+    problem: str | None = None
 
 
 def segment_clip(
@@ -132,7 +136,8 @@ def segment_clip(
         :class:`RunProgress` after each segmented frame, then one :class:`RunResult`.
 
     Raises:
-        SessionError, VideoError: bad mask or clip (also in the middle of the clip, for a corrupt file).
+        SessionError, VideoError: bad mask or clip, found before any frame is written; damage found later ends
+            the run with :attr:`RunResult.problem` instead.
     """
     began = time.perf_counter()
     masks_dir.mkdir(parents=True, exist_ok=True)
@@ -156,6 +161,7 @@ def segment_clip(
 
     stem = video.stem
     last = start - 1
+    problem = None
     frames = prefetch(iter_video(video, max_frames))  # decoded ahead, in a thread
     with ResultWriter(out_dir, stem, fps, options) as writer, closing(frames):
         for index in range(start):
@@ -166,14 +172,19 @@ def segment_clip(
             writer.write(frame, earlier)
         seen = _LastFrame()
         with closing(session.propagate(seen.tee(frames), labels)) as results:
-            for result in results:
-                last = start + result.index
-                drawn = writer.write(seen.frame, result.labels, masks_dir / f"{last:05d}.png")
-                writer.submit(write_mattes, masks_dir, last, result)
-                done += 1
-                yield progress(last, drawn.result, False)
-                if stop.is_set():
-                    break
+            try:
+                for result in results:
+                    last = start + result.index
+                    drawn = writer.write(seen.frame, result.labels, masks_dir / f"{last:05d}.png")
+                    writer.submit(write_mattes, masks_dir, last, result)
+                    done += 1
+                    yield progress(last, drawn.result, False)
+                    if stop.is_set():
+                        break
+            except VideoError as err:
+                if last < start:  # not even the annotated frame: nothing to keep
+                    raise
+                problem = str(err)
     masks_zip = zip_masks(masks_dir, range(last + 1), out_dir / f"{stem}_masks.zip")
     exports = zip_exports(masks_dir, range(last + 1), out_dir / f"{stem}_exports.zip", stem)
     yield RunResult(
@@ -185,6 +196,7 @@ def segment_clip(
         done,
         stop.is_set(),
         time.perf_counter() - began,
+        problem,
     )
 
 

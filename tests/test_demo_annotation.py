@@ -7,8 +7,10 @@ import pytest
 
 from demo.annotation import (
     BRUSH_COLOURS,
+    FILL_ALPHA,
     PALETTE,
     describe_objects,
+    editor_height,
     editor_value,
     labels_from_editor,
     paint_labels,
@@ -56,9 +58,23 @@ def test_the_same_colour_on_two_layers_is_two_objects_and_later_layers_paint_ove
 
 
 def test_custom_colours_get_the_smallest_free_ids_after_palette_colours() -> None:
-    labels = labels_from_editor(value(layer((slice(0, 8), slice(0, 8), PINK), (slice(10, 20), slice(0, 8), RED))))
-    assert labels[12, 2] == 1  # red keeps palette id 1 even though pink covers more pixels
-    assert labels[2, 2] == 2
+    custom = layer((slice(0, 8), slice(0, 8), PINK))
+    labels = labels_from_editor(value(layer((slice(10, 20), slice(0, 8), RED)), custom))
+    assert labels[12, 2] == 1 and labels[2, 2] == 2  # red keeps palette id 1; pink, alone in its layer, gets 2
+    assert set(np.unique(labels_from_editor(value(custom)))) == {0, 1}
+
+
+def test_translucent_strokes_are_read_with_their_rounded_colours_and_mixes_join_the_upper_colour() -> None:
+    """What the page's brush (opacity 0.5) sends: alpha 127, colour 128 read back as 129; where a green stroke
+    crosses a red one the layer holds their mix, more green."""
+    strokes = np.zeros((H, W, 4), np.uint8)
+    strokes[0:10, 0:10] = (129, 0, 0, 127)
+    strokes[0:10, 12:20] = (0, 129, 0, 127)
+    strokes[5:10, 5:10] = (43, 85, 0, 191)  # green painted over red
+    labels = labels_from_editor(value(strokes))
+    assert (labels[0:5, 0:10] == 1).all() and (labels[5:10, 0:5] == 1).all()
+    assert (labels[5:10, 5:10] == 2).all() and (labels[0:10, 12:20] == 2).all()
+    assert set(np.unique(labels)) == {0, 1, 2}
 
 
 def test_erased_pixels_are_background_and_specks_join_their_stroke() -> None:
@@ -80,16 +96,25 @@ def test_round_trip_keeps_object_ids() -> None:
     assert editor_value(frame(), np.zeros((H, W), np.uint8))["layers"] == []
 
 
-def test_painted_layer_is_opaque_on_objects_only_and_void_is_background() -> None:
+def test_painted_layer_is_a_translucent_fill_with_an_opaque_outline_and_void_is_background() -> None:
     labels = np.zeros((H, W), np.uint8)
-    labels[0:4, 0:4], labels[5:8, 5:8] = 3, 255
+    labels[2:8, 2:8], labels[10:13, 10:13] = 3, 255
     painted = paint_labels(labels)
-    assert (painted[0:4, 0:4, 3] == 255).all() and (painted[0:4, 0:4, :3] == PALETTE[3]).all()
-    assert (painted[5:8, 5:8, 3] == 0).all() and painted[..., 3].sum() == 16 * 255
+    assert (painted[2:8, 2:8, :3] == PALETTE[3]).all()
+    assert (painted[3:7, 3:7, 3] == FILL_ALPHA).all()  # inside: the frame shows through
+    outline = np.ones((6, 6), bool)
+    outline[1:-1, 1:-1] = False
+    assert (painted[2:8, 2:8, 3][outline] == 255).all()  # the object's edge stays visible
+    assert (painted[10:13, 10:13, 3] == 0).all() and np.count_nonzero(painted[..., 3]) == 36
 
 
-def test_brush_colours_are_the_first_palette_objects() -> None:
-    assert BRUSH_COLOURS[0] == "#800000" and BRUSH_COLOURS[1] == "#008000" and len(BRUSH_COLOURS) == 8
+def test_brush_colours_are_the_first_palette_objects_and_translucent() -> None:
+    assert BRUSH_COLOURS[0] == ("#800000", 0.5) and BRUSH_COLOURS[1] == ("#008000", 0.5) and len(BRUSH_COLOURS) == 8
+
+
+def test_editor_height_follows_the_frames_aspect_within_the_window() -> None:
+    assert editor_height(16 / 9) == "min(80vh, calc((100cqw - 70px) / 1.7778 + 90px))"
+    assert "/ 0.5625 +" in editor_height(9 / 16)
 
 
 def test_bad_editor_values_raise_readable_errors() -> None:

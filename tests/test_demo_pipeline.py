@@ -199,6 +199,21 @@ def test_stop_ends_the_run_before_the_next_frame_and_keeps_what_is_done(session,
     assert (result.overlay, result.masks_zip, result.frames) == (None, None, 0)
 
 
+def test_a_clip_damaged_part_way_keeps_and_hands_over_what_was_segmented(session, tmp_path) -> None:
+    rng = np.random.default_rng(0)
+    with VideoWriter(tmp_path / "noise.mp4", 12, crf=10) as writer:  # a few kB a frame, index at the front
+        for _ in range(FRAMES):
+            writer.write(rng.integers(0, 256, (H, W, 3), dtype=np.uint8))
+    whole = (tmp_path / "noise.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: len(whole) * 2 // 3])  # the last frames' data is missing; the header lists all 6
+    items, result = run(session, cut, tmp_path)
+    assert result.problem is not None and "cut.mp4 is corrupt: cut short after" in result.problem
+    done = len(items)
+    assert 1 <= done < FRAMES and result.frames == done and not result.stopped
+    assert probe_video(result.overlay).num_frames == done and len(zip_labels(result.masks_zip)) == done
+
+
 def test_no_cutout_writes_the_overlay_and_masks_only(session, clip, tmp_path) -> None:
     _, result = run(session, clip, tmp_path, options=RenderOptions(cutout_background="none"))
     assert result.cutout is None and probe_video(result.overlay).num_frames == FRAMES

@@ -15,6 +15,7 @@ from rgmp.io.video import (
     VideoError,
     VideoInfo,
     apply_rotation,
+    intact_frames,
     iter_frame_folder,
     iter_video,
     list_frame_folder,
@@ -316,6 +317,15 @@ def test_refuses_truncated_video(tmp_path: Path, name: str) -> None:
     (tmp_path / name).write_bytes(data[: len(data) // 2])  # samples cut off
     with pytest.raises(VideoError, match="corrupt"):
         list(iter_video(tmp_path / name))
+    assert intact_frames(full) is None
+    intact = intact_frames(tmp_path / name)  # demuxed only: milliseconds
+    assert 0 < intact < 30
+    decoded = []
+    with pytest.raises(VideoError, match=f"cut short after {intact} frames"):
+        for frame in iter_video(tmp_path / name):
+            decoded.append(frame)
+    assert len(decoded) == intact  # the frames still in the (threaded) decoder come out before the error
+    assert len(list(iter_video(tmp_path / name, intact))) == intact  # reading only those raises nothing
 
 
 def test_threaded_decoding_keeps_every_frame_in_order(tmp_path: Path) -> None:

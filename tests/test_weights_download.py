@@ -127,7 +127,9 @@ def test_an_unreachable_server_is_one_error_line(tmp_path, monkeypatch, capsys):
 
 
 def dropdown_value(page, label: str):
-    [value] = [c["props"]["value"] for c in page.config["components"] if c.get("props", {}).get("label") == label]
+    """The value of the one component whose label ends with ``label`` (the page numbers steps: "3 · Run · Model")."""
+    props = [c.get("props", {}) for c in page.config["components"]]
+    [value] = [p["value"] for p in props if (p.get("label") or "").endswith(label)]
     return value
 
 

@@ -48,7 +48,6 @@ MAX_FRAMES_IN_MEMORY = 300
 """Frames decoded beforehand for the blocks alone (480p: 370 MB); longer clips are cycled over these."""
 
 
-
 def _open_writer(kind: str, folder: Path, fps: float) -> ClipWriter:
     """A fresh writer set into ``folder``, as the command line (``cli``) or the demo (level-1 PNGs) writes."""
     overlay = folder / "overlay.mp4"

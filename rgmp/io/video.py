@@ -41,6 +41,7 @@ __all__ = [
     "VideoError",
     "VideoInfo",
     "apply_rotation",
+    "intact_frames",
     "iter_frame_folder",
     "iter_video",
     "list_frame_folder",
@@ -129,7 +130,7 @@ def _check_video_path(path: str | os.PathLike[str]) -> Path:
             f"(supported: {', '.join(VIDEO_EXTENSIONS)})"
         )
     if p.stat().st_size == 0:
-        raise VideoError(f"video file is empty: {p}")
+        raise VideoError(f"{p.name} is empty (0 bytes)")
     return p
 
 
@@ -206,6 +207,39 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     return VideoInfo(width=width, height=height, fps=fps, num_frames=num_frames, rotation=rotation)
 
 
+def intact_frames(path: str | os.PathLike[str]) -> int | None:
+    """Check that a video's data is all there, by demuxing every packet without decoding (milliseconds).
+
+    Returns:
+        None when no packet is cut short; else how many frames, from the first in display order, have all their
+        data before the first damaged packet (frames shown later but decoded earlier, with B-frames, are not
+        counted: every frame counted decodes).
+
+    Raises:
+        VideoError: as :func:`probe_video` for a file that does not open.
+    """
+    p = _check_video_path(path)
+    with _open_video(p) as container:
+        stream = container.streams.video[0]
+        times: list[int] = []
+        last_dts = None
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.is_corrupt:
+                    break
+                times.append(packet.pts if packet.pts is not None else len(times))
+                last_dts = packet.dts if packet.dts is not None else times[-1]
+            else:
+                return None
+        except av.error.FFmpegError:
+            pass
+    if last_dts is None:
+        return 0
+    return sum(1 for pts in times if pts <= last_dts)  # a frame shown up to the last dts depends on no lost packet
+
+
 def iter_video(path: str | os.PathLike[str], max_frames: int | None = None) -> Iterator[np.ndarray]:
     """Decode a video lazily, frame by frame.
 
@@ -221,7 +255,7 @@ def iter_video(path: str | os.PathLike[str], max_frames: int | None = None) -> I
 
     Raises:
         VideoError: bad file (at call time or on first ``next``), zero decodable frames,
-            or a decoding error in the middle of the file.
+            or a decoding error in the middle of the file (a file cut short yields the frames it holds first).
     """
     p = _check_video_path(path)
     if max_frames is not None and max_frames < 0:
@@ -240,6 +274,11 @@ def _decode_frames(p: Path, max_frames: int | None) -> Iterator[np.ndarray]:
         try:
             for packet in container.demux(stream):
                 if packet.is_corrupt:  # the demuxer's short read: a truncated file
+                    for frame in stream.decode(None):  # the frames still in the decoder are whole
+                        yield apply_rotation(frame.to_ndarray(format="rgb24"), frame.rotation)
+                        count += 1
+                        if max_frames is not None and count >= max_frames:
+                            return
                     raise VideoError(f"{p.name} is corrupt: cut short after {count} frames (incomplete data)")
                 for frame in packet.decode():
                     yield apply_rotation(frame.to_ndarray(format="rgb24"), frame.rotation)
