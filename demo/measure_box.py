@@ -119,15 +119,11 @@ def sequences(data: Path) -> Iterator[Sequence]:
 
 def measure(data: Path, weights: str | None = None, size: int = 480) -> Iterator[Row]:
     """One :class:`Row` per sequence (see the module docstring)."""
-    import torch
-
     from demo.models import STARTER, load_weights
-    from rgmp.device import resolve_precision
     from rgmp.inference import Session, SessionOptions
 
     model = load_weights(weights or STARTER)
-    dtype = resolve_precision("auto", model.config.name, torch.device("cpu"))
-    session = Session(model, "cpu", SessionOptions(size=size, dtype=dtype))
+    session = Session(model, "cpu", SessionOptions(size=size), dtype="auto")
     for sequence in sequences(data):
         first_truth = sequence.truth[0]
         labels, seconds = box_labels(sequence.frames[0], first_truth)

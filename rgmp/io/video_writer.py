@@ -29,6 +29,7 @@ VideoKind = Literal["h264", "vp9-alpha", "h264-ts"]
 class _Kind:
     """How one kind of video is encoded: the FFmpeg muxer per file suffix, the codec and pixel format."""
 
+    name: str
     muxers: dict[str, str]
     codec: str
     pix_fmt: str
@@ -36,9 +37,9 @@ class _Kind:
 
 
 _KINDS: dict[str, _Kind] = {
-    "h264": _Kind({".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}, "libx264", "yuv420p"),
-    "vp9-alpha": _Kind({".webm": "webm"}, "libvpx-vp9", "yuva420p", rgba=True),
-    "h264-ts": _Kind({".ts": "mpegts"}, "libx264", "yuv420p"),
+    "h264": _Kind("H.264", {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}, "libx264", "yuv420p"),
+    "vp9-alpha": _Kind("VP9 with alpha", {".webm": "webm"}, "libvpx-vp9", "yuva420p", rgba=True),
+    "h264-ts": _Kind("H.264 MPEG-TS", {".ts": "mpegts"}, "libx264", "yuv420p"),
 }
 _FASTSTART_FORMATS = {"mp4", "mov"}
 # BT.601 limited-range chroma from RGB, offset included, as (1, 4) matrices for cv2.transform.
@@ -91,7 +92,8 @@ class VideoWriter:
         self._kind = _KINDS[kind]
         fmt = self._kind.muxers.get(self.path.suffix.lower())
         if fmt is None:
-            raise VideoError(f"cannot write {kind} to {self.path.name}: use one of {', '.join(self._kind.muxers)}")
+            names = ", ".join(self._kind.muxers)
+            raise VideoError(f"cannot write {self._kind.name} to {self.path.name}: use one of {names}")
         if not fps or fps <= 0:
             raise ValueError(f"fps must be > 0, got {fps}")
         if not 0 <= int(crf) <= 51:
