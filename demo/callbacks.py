@@ -25,13 +25,14 @@ from demo.limits import Limits
 from demo.mask_tools import Sketch, Tool
 from demo.models import STARTER, ModelCache
 from demo.pipeline import RunProgress, RunResult, segment_clip
-from demo.render import RenderOptions, StreamSegments
+from demo.stream import StreamSegments
 from demo.workspace import Clip, Workspace, sweep
 from rgmp.errors import InputError
 from rgmp.inference import Session, SessionOptions
 from rgmp.inference import parse_scales as parse_scale_text
 from rgmp.inference.session import object_ids_of
 from rgmp.io.masks import read_mask
+from rgmp.io.outputs import VideoOptions
 from rgmp.io.video import intact_frames, iter_video, probe_video
 
 CLIP_OUTPUTS = (
@@ -392,7 +393,7 @@ class DemoCallbacks:
                 fps=clip.info.fps,
                 masks_dir=workspace.masks_dir,
                 out_dir=run_dir,
-                options=RenderOptions(overlay_style, cutout_background),
+                options=VideoOptions(overlay_style, cutout_background),
                 stop=workspace.stop,
                 redo_earlier=redo_earlier,
             )
@@ -482,7 +483,7 @@ class DemoCallbacks:
                 fps=clip.info.fps,
                 masks_dir=workspace.masks_dir,
                 out_dir=workspace.new_run_dir(),
-                options=RenderOptions(cutout_background="none"),  # not returned: spare its writing
+                options=VideoOptions(cutout_background="none"),  # not returned: spare its writing
                 stop=workspace.stop,
             )
             result = None

@@ -5,32 +5,36 @@ objects' alpha mattes (:mod:`rgmp.io.exports`), from which the run's zips are ma
 
 The annotated frame ``start`` is the reference (the paper's conclusion: a corrected frame becomes the new
 reference). Frames after it are propagated forward. Frames before it keep their earlier result when they have
-one; when some have none (or the user asks), they are first propagated backward from ``start``. Frames are
-decoded lazily; the backward pass keeps the frames before ``start`` as JPEG files in the run folder, since it
-needs them in reverse order. A clip that turns out to be damaged part way through ends the run there: the files
-cover the frames before the damage, and the result says where the file ends.
+one; when some have none (or the user asks), they are propagated backward from ``start`` first
+(:meth:`rgmp.inference.Session.propagate` in both directions). Frames are decoded lazily. A clip that turns out to
+be damaged part way through ends the run there: the files cover the frames before the damage, and the result says
+where the file ends.
 """
 
 from __future__ import annotations
 
 import functools
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from demo.render import MASK_PNG_LEVEL, RenderOptions, ResultWriter, zip_exports, zip_masks
-from rgmp.inference import FrameResult, Session, SessionError
-from rgmp.io.exports import ALPHA_DIR, alpha_path, write_alpha_mattes
+from rgmp.inference import FrameResult, Session
+from rgmp.inference.session import object_ids_of
+from rgmp.io.exports import ALPHA_DIR, alpha_path
 from rgmp.io.masks import read_mask, write_mask
+from rgmp.io.outputs import ClipWriter, VideoOptions, zip_exports, zip_masks
 from rgmp.io.pipeline import prefetch
 from rgmp.io.video import VideoError, iter_video
+
+MASK_PNG_LEVEL = 1
+"""zlib level of the demo's mask PNGs and mattes: the same pixels as the official level 6 for half the CPU (files
+about twice as large), which on a small CPU is taken from the network (:func:`rgmp.io.masks.write_mask`)."""
 
 
 @dataclass(frozen=True)
@@ -43,8 +47,8 @@ class RunProgress:
         index: the frame just segmented.
         elapsed: seconds since the run started.
         draw: returns that frame's result as drawn in the overlay video (:attr:`preview`); it is drawn on the
-            background writers, or only when asked for in the backward pass, so the network's thread never waits
-            for a drawing that is not shown.
+            background writers, or only when asked for while the videos wait for earlier frames, so the network's
+            thread never waits for a drawing that is not shown.
         backward: True during the backward pass.
     """
 
@@ -78,10 +82,10 @@ class RunResult:
     """The files of a finished (or stopped) run.
 
     Attributes:
-        overlay: overlay video, None when the run stopped before the forward pass.
+        overlay: overlay video, None when the run stopped during the backward pass.
         cutout: cut-out video (mp4 or WebM with alpha), None likewise or when none was asked for.
         masks_zip: one palette PNG per frame ``00000.png``... of frames ``0..frames-1``, None likewise.
-        exports: the same frames as COCO run-length encoding and alpha mattes (:func:`demo.render.zip_exports`),
+        exports: the same frames as COCO run-length encoding and alpha mattes (:func:`rgmp.io.outputs.zip_exports`),
             None likewise.
         frames: how many frames the files cover (from frame 0).
         segmented: frames the network segmented in this run.
@@ -102,6 +106,10 @@ class RunResult:
     problem: str | None = None
 
 
+class _StoppedBackward(Exception):
+    """Stop was pressed during the backward pass: the run hands back no files."""
+
+
 def segment_clip(
     session: Session,
     video: Path,
@@ -112,14 +120,14 @@ def segment_clip(
     fps: float,
     masks_dir: Path,
     out_dir: Path,
-    options: RenderOptions,
+    options: VideoOptions,
     stop: threading.Event,
     redo_earlier: bool = False,
 ) -> Iterator[RunProgress | RunResult]:
     """Segment ``video`` from the label map of frame ``start``.
 
     Args:
-        session: the inference session (model, device, scales, processing size).
+        session: the inference session (network, device, scales, processing size, online learning).
         video: the clip.
         labels: (H, W) uint8 label map of frame ``start``, at the clip's frame size.
         start: index of the annotated frame.
@@ -129,11 +137,12 @@ def segment_clip(
             updated with this run's results.
         out_dir: where this run's files go.
         options: overlay style and cut-out background.
-        stop: checked before every frame; when set, the run ends and hands back what it has.
+        stop: checked after every frame; when set, the run ends and hands back what it has.
         redo_earlier: propagate backward over frames before ``start`` even when they have results.
 
     Yields:
-        :class:`RunProgress` after each segmented frame, then one :class:`RunResult`.
+        :class:`RunProgress` after each segmented frame (the backward pass's first, then the annotated frame and
+        the forward pass's), then one :class:`RunResult`.
 
     Raises:
         SessionError, VideoError: bad mask or clip, found before any frame is written; damage found later ends
@@ -141,116 +150,90 @@ def segment_clip(
     """
     began = time.perf_counter()
     masks_dir.mkdir(parents=True, exist_ok=True)
-    has_result = [(masks_dir / f"{i:05d}.png").is_file() for i in range(start)]
-    backward = start > 0 and (redo_earlier or not all(has_result))
-    total = None if max_frames is None else max_frames - start + (start if backward else 0)
-    done = 0
-
-    def progress(index: int, draw: Callable[[], np.ndarray], is_backward: bool) -> RunProgress:
-        return RunProgress(done, total, index, time.perf_counter() - began, draw, is_backward)
-
-    if backward:
-        for index, frame, result in _propagate_backward(session, video, labels, start, out_dir / "frames"):
-            write_mask(masks_dir / f"{index:05d}.png", result.labels, MASK_PNG_LEVEL)
-            write_mattes(masks_dir, index, result)
-            done += 1
-            yield progress(index, functools.partial(options.overlay_frame, frame, result.labels), True)
-            if stop.is_set():
-                yield RunResult(None, None, None, None, 0, done, True, time.perf_counter() - began)
-                return
-
+    backward = start > 0 and (redo_earlier or not all(_mask_path(masks_dir, i).is_file() for i in range(start)))
+    total = None if max_frames is None else max_frames - (0 if backward else start)
     stem = video.stem
-    last = start - 1
-    problem = None
+    overlay_path = out_dir / f"{stem}_overlay.mp4"
+    cutout_path = None if options.cutout_suffix is None else out_dir / f"{stem}_cutout{options.cutout_suffix}"
+    done, last, problem, segmented = 0, start - 1, None, []
+
+    def progress(result: FrameResult, drawn: Future[np.ndarray] | None) -> RunProgress:
+        nonlocal done
+        done += 1
+        draw = (
+            drawn.result if drawn is not None else functools.partial(options.overlay_frame, result.frame, result.labels)
+        )
+        return RunProgress(done, total, result.index, time.perf_counter() - began, draw, result.index < start)
+
+    masks = ClipWriter(masks_dir, formats=("png", "alpha"), png_level=MASK_PNG_LEVEL)
+    videos = ClipWriter(None, overlay_path=overlay_path, cutout_path=cutout_path, options=options, fps=fps)
     frames = prefetch(iter_video(video, max_frames))  # decoded ahead, in a thread
-    with ResultWriter(out_dir, stem, fps, options) as writer, closing(frames):
-        for index in range(start):
-            frame = next(frames, None)
-            if frame is None:
-                raise SessionError(f"the clip has no frame {start}: it ends after {index} frames")
-            earlier = _read_or_empty(masks_dir / f"{index:05d}.png", frame.shape[:2])
-            writer.write(frame, earlier)
-        seen = _LastFrame()
-        with closing(session.propagate(seen.tee(frames), labels)) as results:
-            try:
-                for result in results:
-                    last = start + result.index
-                    drawn = writer.write(seen.frame, result.labels, masks_dir / f"{last:05d}.png")
-                    writer.submit(write_mattes, masks_dir, last, result)
-                    done += 1
-                    yield progress(last, drawn.result, False)
-                    if stop.is_set():
-                        break
-            except VideoError as err:
-                if last < start:  # not even the annotated frame: nothing to keep
-                    raise
-                problem = str(err)
+    try:
+        with masks:  # the masks of every frame segmented are kept, even when Stop ends the backward pass
+            with videos, closing(frames):
+                if backward:
+                    results = session.propagate(frames, labels, start=start, direction="both")
+                else:
+                    results = session.propagate(_earlier_into(videos, frames, masks_dir, start), labels, start=start)
+                annotated = None  # in a backward run, the annotated frame's progress comes after the backward pass
+                with closing(results):
+                    try:
+                        for result in results:
+                            masks.write(result)
+                            segmented.append(result.index)
+                            drawn = videos.write(result)
+                            if result.index >= start:
+                                last = result.index
+                            if backward and result.index == start:
+                                annotated = (result, drawn)
+                                continue
+                            yield progress(result, drawn)
+                            if stop.is_set() and result.index < start:
+                                raise _StoppedBackward
+                            if annotated is not None and result.index == 0:
+                                yield progress(*annotated)
+                                annotated = None
+                            if stop.is_set():
+                                break
+                    except VideoError as err:
+                        if last < start:  # not even the annotated frame: nothing to keep
+                            raise
+                        problem = str(err)
+    except _StoppedBackward:
+        _drop_stale_mattes(masks_dir, segmented, object_ids_of(labels))
+        yield RunResult(None, None, None, None, 0, done, True, time.perf_counter() - began)
+        return
+    _drop_stale_mattes(masks_dir, segmented, object_ids_of(labels))
     masks_zip = zip_masks(masks_dir, range(last + 1), out_dir / f"{stem}_masks.zip")
     exports = zip_exports(masks_dir, range(last + 1), out_dir / f"{stem}_exports.zip", stem)
-    yield RunResult(
-        writer.overlay_path,
-        writer.cutout_path,
-        masks_zip,
-        exports,
-        last + 1,
-        done,
-        stop.is_set(),
-        time.perf_counter() - began,
-        problem,
-    )
+    elapsed = time.perf_counter() - began
+    yield RunResult(overlay_path, cutout_path, masks_zip, exports, last + 1, done, stop.is_set(), elapsed, problem)
 
 
-def write_mattes(masks_dir: Path, index: int, result: FrameResult) -> None:
-    """Keep frame ``index``'s alpha mattes in ``masks_dir/alpha/<object>/``, and remove the ones an earlier run
-    left there for objects this result does not have."""
-    write_alpha_mattes(masks_dir, f"{index:05d}", result.probs, result.object_ids, MASK_PNG_LEVEL)
+def _mask_path(masks_dir: Path, index: int) -> Path:
+    return masks_dir / f"{index:05d}.png"
+
+
+def _earlier_into(
+    videos: ClipWriter, frames: Iterator[np.ndarray], masks_dir: Path, start: int
+) -> Iterator[np.ndarray]:
+    """``frames``, passed on; those before ``start`` also go into the videos with their stored result."""
+    for index, frame in enumerate(frames):
+        if index < start:
+            labels = _read_or_empty(_mask_path(masks_dir, index), frame.shape[:2])
+            no_probs = np.empty((0, *labels.shape), np.float32)  # the videos draw the labels only
+            videos.write(FrameResult(index, no_probs, labels, [], frame))
+        yield frame
+
+
+def _drop_stale_mattes(masks_dir: Path, indices: list[int], object_ids: list[int]) -> None:
+    """Remove the mattes an earlier run left on frames ``indices`` for objects this run does not have."""
     folder = masks_dir / ALPHA_DIR
-    for other in folder.iterdir():
-        if other.name not in {str(k) for k in result.object_ids}:
-            alpha_path(masks_dir, int(other.name), f"{index:05d}").unlink(missing_ok=True)
-
-
-class _LastFrame:
-    """Passes frames on to the session and keeps the latest one, to draw its result on."""
-
-    def __init__(self) -> None:
-        self.frame = np.zeros((0, 0, 3), np.uint8)
-
-    def tee(self, source: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        for frame in source:
-            self.frame = frame
-            yield frame
-
-
-def _propagate_backward(
-    session: Session, video: Path, labels: np.ndarray, start: int, cache: Path
-) -> Iterator[tuple[int, np.ndarray, FrameResult]]:
-    """Frames ``start-1 .. 0`` segmented backward from frame ``start``: yields (index, frame, result)."""
-    cache.mkdir(parents=True, exist_ok=True)
-    try:
-        annotated = None
-        with closing(iter_video(video, start + 1)) as frames:
-            for index, frame in enumerate(frames):
-                if index == start:
-                    annotated = frame
-                else:
-                    Image.fromarray(frame).save(cache / f"{index:05d}.jpg", quality=95)
-        if annotated is None:
-            raise SessionError(f"the clip has no frame {start}: it is shorter")
-
-        def reverse() -> Iterator[np.ndarray]:
-            yield annotated
-            for index in range(start - 1, -1, -1):
-                with Image.open(cache / f"{index:05d}.jpg") as image:
-                    yield np.asarray(image.convert("RGB"))
-
-        seen = _LastFrame()
-        with closing(session.propagate(seen.tee(reverse()), labels)) as results:
-            for result in results:
-                if result.index > 0:  # 0 is the annotated frame, written by the forward pass
-                    yield start - result.index, seen.frame, result
-    finally:
-        shutil.rmtree(cache, ignore_errors=True)
+    kept = {str(k) for k in object_ids}
+    for other in folder.iterdir() if folder.is_dir() else []:
+        if other.name not in kept:
+            for index in indices:
+                alpha_path(masks_dir, int(other.name), f"{index:05d}").unlink(missing_ok=True)
 
 
 def _read_or_empty(path: Path, shape: tuple[int, int]) -> np.ndarray:

@@ -15,10 +15,11 @@ from PIL import Image
 from pycocotools import mask as mask_utils
 
 from demo.models import random_model_loader
-from demo.pipeline import RunProgress, RunResult, segment_clip
-from demo.render import MASK_PNG_LEVEL, RenderOptions, StreamSegments
+from demo.pipeline import MASK_PNG_LEVEL, RunProgress, RunResult, segment_clip
+from demo.stream import StreamSegments
 from rgmp.inference import Session
 from rgmp.io.masks import write_mask
+from rgmp.io.outputs import VideoOptions
 from rgmp.io.video import probe_video
 from rgmp.io.video_writer import VideoWriter
 
@@ -77,7 +78,7 @@ def run(
         masks_dir=folder / "masks",
         out_dir=run_dir,
         stop=stop,
-        options=kwargs.pop("options", RenderOptions()),
+        options=kwargs.pop("options", VideoOptions()),
         **kwargs,
     ):
         if isinstance(item, RunProgress):
@@ -215,7 +216,7 @@ def test_a_clip_damaged_part_way_keeps_and_hands_over_what_was_segmented(session
 
 
 def test_no_cutout_writes_the_overlay_and_masks_only(session, clip, tmp_path) -> None:
-    _, result = run(session, clip, tmp_path, options=RenderOptions(cutout_background="none"))
+    _, result = run(session, clip, tmp_path, options=VideoOptions(cutout_background="none"))
     assert result.cutout is None and probe_video(result.overlay).num_frames == FRAMES
     assert len(zip_labels(result.masks_zip)) == FRAMES
     assert sorted(p.name for p in result.overlay.parent.iterdir()) == [
@@ -226,7 +227,7 @@ def test_no_cutout_writes_the_overlay_and_masks_only(session, clip, tmp_path) ->
 
 
 def test_side_by_side_overlay_and_transparent_cutout(session, clip, tmp_path) -> None:
-    options = RenderOptions(overlay_style="side_by_side", cutout_background="transparent")
+    options = VideoOptions(overlay_style="side_by_side", cutout_background="transparent")
     items, result = run(session, clip, tmp_path, options=options)
     assert items[0].preview.shape == (H, 2 * W, 3)
     assert probe_video(result.overlay).width == 2 * W

@@ -80,7 +80,7 @@ class ClipWriter:
     Args:
         folder: where the masks go (it must exist); None = no mask files.
         formats: the mask formats, among :data:`rgmp.io.exports.FORMATS`.
-        png_level: zlib level of the mask PNGs (6: the official bytes; 1: the same pixels for half the CPU).
+        png_level: zlib level of the mask PNGs and mattes (6: the official bytes; 1: the same pixels, half the CPU).
         save_probs: also write each frame's float16 ``(K+1, H, W)`` probabilities as ``<name>.npy``.
         video: the clip's name, for the COCO file.
         overlay_path: the overlay video (H.264 ``.mp4``), or None.
@@ -195,7 +195,7 @@ class ClipWriter:
         if "png" in self.formats:
             write_mask(self.folder / f"{name}.png", result.labels, self.png_level)
         if "alpha" in self.formats:
-            write_alpha_mattes(self.folder, name, result.probs, result.object_ids)
+            write_alpha_mattes(self.folder, name, result.probs, result.object_ids, self.png_level)
         if self.save_probs:
             np.save(self.folder / f"{name}.npy", result.probs.astype(np.float16))
 
