@@ -8,11 +8,19 @@ from __future__ import annotations
 import argparse
 import os
 
-os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-from rgmp.io.pipeline import shorten_openmp_spin  # noqa: E402
+def set_up_process(threads: int | None) -> None:
+    """The process's one set-up, before anything imports torch or Gradio: OpenMP workers that sleep soon after a
+    parallel region (:func:`rgmp.io.pipeline.shorten_openmp_spin`), Gradio's analytics off, and ``threads`` CPU
+    threads for the network (None: PyTorch's default)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from rgmp.io.pipeline import shorten_openmp_spin
 
-shorten_openmp_spin()  # before anything imports torch
+    shorten_openmp_spin()
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(max(1, threads))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -36,11 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         help="use a randomly initialised lite network (meaningless masks; to work on the page without weights)",
     )
     args = parser.parse_args(argv)
-    if args.threads is not None:
-        import torch
-
-        torch.set_num_threads(max(1, args.threads))
-
+    set_up_process(args.threads)
     from demo.app import build_demo, launch_demo
     from demo.limits import Limits
     from demo.models import random_model_loader
