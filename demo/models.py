@@ -4,7 +4,7 @@ A choice is a key: ``"starter"`` (the lite model's starter weights), ``"official
 offered when it is installed where :func:`rgmp.weights.default_weights` looks, e.g. by ``python -m rgmp weights
 download paper``) or the path of a project checkpoint; :func:`default_model` picks the one the page starts with.
 A :data:`ModelLoader` turns a key into a network; tests inject one that builds a seeded random model, so they never
-need real weights.
+need real weights. The page keeps each network prepared for its device (:func:`prepared_networks`) between runs.
 """
 
 from __future__ import annotations
@@ -13,15 +13,20 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import Generic, TypeVar
 
 import torch
 
 from rgmp.config import LITE
+from rgmp.inference import PreparedNetwork
+from rgmp.inference.network import Precision
 from rgmp.model import RGMP, build_model
 from rgmp.weights import STARTER_WEIGHTS, WeightsError, default_weights, load_model, weights_dirs
 
 ModelLoader = Callable[[str], RGMP]
 """key → network in eval mode (any device; the session moves it)."""
+
+T = TypeVar("T")
 
 STARTER = "starter"
 OFFICIAL = "official"
@@ -92,20 +97,20 @@ def random_model_loader(seed: int = 0) -> ModelLoader:
     return load
 
 
-class ModelCache:
-    """Loaded networks by key, the most recent ``size`` kept; safe to share between request threads.
+class ModelCache(Generic[T]):
+    """What ``loader`` gives for a key, the most recent ``size`` kept; safe to share between request threads.
 
     Networks are only read during inference (``torch.inference_mode``), so sessions may share one.
     """
 
-    def __init__(self, loader: ModelLoader, size: int = 2):
+    def __init__(self, loader: Callable[[str], T], size: int = 2):
         self.loader = loader
         self.size = size
-        self._models: OrderedDict[str, RGMP] = OrderedDict()
+        self._models: OrderedDict[str, T] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> RGMP:
-        """The network for ``key``, loading it on first use (raises :class:`WeightsError` for bad files)."""
+    def get(self, key: str) -> T:
+        """The value for ``key``, loaded on first use (raises :class:`WeightsError` for bad files)."""
         with self._lock:
             if key in self._models:
                 self._models.move_to_end(key)
@@ -115,3 +120,11 @@ class ModelCache:
             while len(self._models) > self.size:
                 self._models.popitem(last=False)
             return model
+
+
+def prepared_networks(
+    loader: ModelLoader, device: torch.device, dtype: Precision = "auto", size: int = 2
+) -> ModelCache[PreparedNetwork]:
+    """Networks by key, each prepared once for ``device`` and ``dtype`` (:meth:`PreparedNetwork.build`: folded,
+    cast, channels-last) and kept between runs."""
+    return ModelCache(lambda key: PreparedNetwork.build(loader(key), device, dtype=dtype), size)

@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -19,22 +20,18 @@ from gradio import processing_utils
 from PIL import Image
 
 from demo.annotation import PALETTE, editor_frame, editor_value, labels_from_editor
+from demo.annotator import Annotator
+from demo.api import SegmentApi
 from demo.app import build_demo
-from demo.callbacks import (
-    ARM_OUTPUTS,
-    CLIP_OUTPUTS,
-    FINISH_OUTPUTS,
-    RUN_OUTPUTS,
-    DemoCallbacks,
-    parse_scales,
-    progress_text,
-    read_frame,
-)
+from demo.clips import read_frame
+from demo.context import DemoContext
 from demo.errors import strip_paths
 from demo.example_clips import EXAMPLES, EXAMPLES_DIR
 from demo.limits import Limits
-from demo.models import ModelCache, missing_weights_message, model_choices, random_model_loader
+from demo.models import ModelCache, missing_weights_message, model_choices, prepared_networks, random_model_loader
+from demo.outputs import values
 from demo.pipeline import RunProgress
+from demo.run_controller import RunController, parse_scales, progress_text
 from demo.workspace import Workspace, remove_workspace, sweep, sweep_leaks
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.video import intact_frames, probe_video
@@ -48,26 +45,35 @@ SIZE = 96
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def make_callbacks(tmp_path: Path, loader=None, **limits) -> DemoCallbacks:
-    return DemoCallbacks(
-        models=ModelCache(loader or random_model_loader()),
+@dataclass
+class Handlers:
+    """The page's three groups of handlers over one context."""
+
+    annotator: Annotator
+    runs: RunController
+    api: SegmentApi
+
+
+def make_callbacks(tmp_path: Path, loader=None, **limits) -> Handlers:
+    context = DemoContext(
+        networks=prepared_networks(loader or random_model_loader(), torch.device("cpu")),
         device=torch.device("cpu"),
         limits=Limits(**limits),
         work_root=tmp_path / "work",
         default_size=SIZE,
-        preview_interval=0.0,
     )
+    return Handlers(Annotator(context), RunController(context, preview_interval=0.0), SegmentApi(context))
 
 
-def outputs(values: tuple) -> dict:
+def outputs(view) -> dict:
     """The outputs of opening a clip by name; "editor" is the editor's value (its update also sets its height)."""
-    out = dict(zip(CLIP_OUTPUTS, values, strict=True))
+    out = dict(vars(view))
     if isinstance(out["editor"], dict) and "value" in out["editor"]:
         out["editor_height"], out["editor"] = out["editor"].get("height"), out["editor"]["value"]
     return out
 
 
-def run(callbacks: DemoCallbacks, workspace, editor, **kwargs) -> list[dict]:
+def run(callbacks: Handlers, workspace, editor, **kwargs) -> list[dict]:
     """All the yields of a run, as dicts of the run outputs."""
     args = {
         "model_key": "starter",
@@ -80,7 +86,7 @@ def run(callbacks: DemoCallbacks, workspace, editor, **kwargs) -> list[dict]:
         "first_seconds": False,
         **kwargs,
     }
-    return [dict(zip(RUN_OUTPUTS, y, strict=True)) for y in callbacks.run(workspace, editor, **args)]
+    return [dict(vars(y)) for y in callbacks.runs.run(workspace, editor, **args)]
 
 
 def zip_ids(path: str) -> dict[str, set[int]]:
@@ -89,7 +95,7 @@ def zip_ids(path: str) -> dict[str, set[int]]:
 
 
 def test_opening_a_video_shows_frame_0_in_the_editor(tmp_path) -> None:
-    out = outputs(make_callbacks(tmp_path).open_clip(None, str(BIKE)))
+    out = outputs(make_callbacks(tmp_path).annotator.open_clip(None, str(BIKE)))
     workspace = out["state"]
     assert isinstance(workspace, Workspace) and workspace.clip.frames == 4 and workspace.editor_frame == 0
     assert editor_frame(out["editor"]).shape == (480, 854, 3) and out["editor"]["layers"] == []
@@ -103,7 +109,7 @@ def test_opening_a_video_shows_frame_0_in_the_editor(tmp_path) -> None:
 
 
 def test_an_example_opens_with_its_first_frame_mask(tmp_path) -> None:
-    out = outputs(make_callbacks(tmp_path).open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(make_callbacks(tmp_path).annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     np.testing.assert_array_equal(labels_from_editor(out["editor"]), read_mask(BIKE_MASK))
     assert "2 objects" in out["objects"] and "press Run" in out["status"]
     assert [clip.name for clip in EXAMPLES][:2] == ["bike", "rollerblade"]
@@ -111,7 +117,7 @@ def test_an_example_opens_with_its_first_frame_mask(tmp_path) -> None:
 
 def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     workspace = out["state"]
     yields = run(callbacks, workspace, out["editor"])
     previews = [y["preview"] for y in yields[:-1]]
@@ -127,7 +133,7 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
         assert archive.namelist() == ["coco.json"] + [f"alpha/{k}/{i:05d}.png" for k in (1, 2) for i in range(4)]
 
     # correct frame 2: the editor shows the latest result there; repaint it and run again from it
-    editor, objects, button = callbacks.show_frame(workspace, 2, out["editor"])
+    editor, objects, button = values(callbacks.annotator.show_frame(workspace, 2, out["editor"]))
     np.testing.assert_array_equal(editor_frame(editor), read_frame(BIKE, 2))
     np.testing.assert_array_equal(labels_from_editor(editor), read_mask(workspace.masks_dir / "00002.png"))
     assert button["value"] == "Run from frame 2"
@@ -143,7 +149,7 @@ def test_full_flow_then_a_correction_from_a_later_frame(tmp_path) -> None:
 
 def test_a_streamed_run_sends_the_overlay_as_video_segments(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     yields = run(callbacks, out["state"], out["editor"], stream_video=True)
     segments = [y["stream"] for y in yields if isinstance(y["stream"], str)]
     assert len(segments) == 1 and segments[0].endswith("segment-00000.ts")  # 4 frames < one 0.5 s segment
@@ -160,37 +166,41 @@ def probe_video_frames(path: str) -> int:
 
 def test_moving_the_slider_keeps_what_was_painted_as_a_draft(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_clip(None, str(BIKE)))
+    out = outputs(callbacks.annotator.open_clip(None, str(BIKE)))
     workspace = out["state"]
     painted = np.zeros((480, 854), np.uint8)
     painted[10:50, 10:50] = 3
-    editor, objects, _ = callbacks.show_frame(workspace, 1, editor_value(editor_frame(out["editor"]), painted))
+    editor, objects, _ = values(
+        callbacks.annotator.show_frame(workspace, 1, editor_value(editor_frame(out["editor"]), painted))
+    )
     assert editor["layers"] == [] and "0 objects" in objects and workspace.editor_frame == 1
-    editor, objects, _ = callbacks.show_frame(workspace, 0, editor)
+    editor, objects, _ = values(callbacks.annotator.show_frame(workspace, 0, editor))
     np.testing.assert_array_equal(labels_from_editor(editor), painted)
     assert "1 object" in objects
 
 
 def test_a_mask_uploaded_for_any_frame_replaces_the_editor_layers_and_must_fit_the_frame(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_clip(None, str(BIKE)))
+    out = outputs(callbacks.annotator.open_clip(None, str(BIKE)))
     workspace = out["state"]
-    editor, objects = callbacks.load_mask(workspace, str(BIKE_MASK), out["editor"])
+    editor, objects = values(callbacks.annotator.load_mask(workspace, str(BIKE_MASK), out["editor"]))
     assert "2 objects" in objects and len(editor["layers"]) == 1
-    editor, _, _ = callbacks.show_frame(workspace, 2, editor)  # a later frame: the same button, one step
-    editor, objects = callbacks.load_mask(workspace, str(BIKE_MASK), editor)
+    editor, _, _ = values(
+        callbacks.annotator.show_frame(workspace, 2, editor)
+    )  # a later frame: the same button, one step
+    editor, objects = values(callbacks.annotator.load_mask(workspace, str(BIKE_MASK), editor))
     assert "2 objects" in objects and 2 in workspace.drafts and workspace.sketch.index == 2
     small = tmp_path / "small.png"
     write_mask(small, np.ones((8, 10), np.uint8))
-    editor, objects = callbacks.load_mask(workspace, str(small), out["editor"])
+    editor, objects = values(callbacks.annotator.load_mask(workspace, str(small), out["editor"]))
     assert editor == gr.skip()  # the editor keeps what it had
     assert objects == "⚠ the mask small.png is 10×8 but the video frames are 854×480: give a mask of the frame's size"
-    assert callbacks.load_mask(workspace, str(BIKE), out["editor"])[1].startswith("⚠ cannot read mask")
+    assert callbacks.annotator.load_mask(workspace, str(BIKE), out["editor"]).objects.startswith("⚠ cannot read mask")
 
 
 def test_the_box_tool_in_the_editor_gives_a_mask_and_ignores_its_own_echo(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_clip(None, str(EXAMPLES_DIR / "rollerblade.mp4")))
+    out = outputs(callbacks.annotator.open_clip(None, str(EXAMPLES_DIR / "rollerblade.mp4")))
     workspace, frame = out["state"], editor_frame(out["editor"])
     rider = read_mask(EXAMPLES_DIR / "rollerblade.png") == 1
     ys, xs = np.nonzero(rider)
@@ -198,12 +208,13 @@ def test_the_box_tool_in_the_editor_gives_a_mask_and_ignores_its_own_echo(tmp_pa
     for t in np.linspace(0, 1, 300):
         x, y = round(xs.min() + t * (xs.max() - xs.min())), round(ys.min() + t * (ys.max() - ys.min()))
         stroke[y - 3 : y + 4, x - 3 : x + 4] = (129, 0, 0, 127)
-    editor, objects = callbacks.edit(workspace, {"background": frame, "layers": [stroke]}, "box")
+    editor, objects = values(callbacks.annotator.edit(workspace, {"background": frame, "layers": [stroke]}, "box"))
     cut = labels_from_editor(editor) == 1
     assert (cut & rider).sum() / (cut | rider).sum() > 0.7 and "1 object" in objects and "cut in" in objects
-    assert callbacks.edit(workspace, editor, "box") == (gr.skip(), gr.skip())  # the editor's echo: nothing new
+    echo = callbacks.annotator.edit(workspace, editor, "box")
+    assert values(echo) == (gr.skip(), gr.skip())  # the editor's echo: nothing new
     np.testing.assert_array_equal(workspace.drafts[0] == 1, cut)
-    painted, objects = callbacks.edit(workspace, {"background": frame, "layers": [stroke]}, "paint")
+    painted, objects = values(callbacks.annotator.edit(workspace, {"background": frame, "layers": [stroke]}, "paint"))
     assert painted == gr.skip() and "1 object" in objects  # paint: as drawn, nothing sent back
 
 
@@ -213,11 +224,11 @@ def test_edit_counts_objects_and_says_what_is_wrong_under_the_editor(tmp_path) -
     layer = np.zeros((20, 30, 4), np.uint8)
     layer[2:5, 2:5] = (*PALETTE[1], 255)
     layer[10:15, 2:5] = (*PALETTE[2], 255)
-    assert "2 objects" in callbacks.edit(None, {"background": frame, "layers": [layer]}, "box")[1]
-    assert "No frame" in callbacks.edit(None, None, "box")[1]
+    assert "2 objects" in callbacks.annotator.edit(None, {"background": frame, "layers": [layer]}, "box").objects
+    assert "No frame" in callbacks.annotator.edit(None, None, "box").objects
     wrong = {"background": frame, "layers": [np.zeros((4, 4, 4), np.uint8)]}
     message = "⚠ layer 1 is 4×4 but the frame is 30×20: clear the editor and paint again"
-    assert callbacks.edit(None, wrong, "box")[1] == message
+    assert callbacks.annotator.edit(None, wrong, "box").objects == message
 
 
 def test_bad_inputs_give_readable_messages_next_to_their_cause_and_name_no_server_path(tmp_path) -> None:
@@ -241,11 +252,11 @@ def test_bad_inputs_give_readable_messages_next_to_their_cause_and_name_no_serve
         webm: "⚠ cannot open video empty.webm",
     }
     for path, message in expected.items():
-        out = outputs(callbacks.open_clip(None, str(path)))
+        out = outputs(callbacks.annotator.open_clip(None, str(path)))
         assert out["clip_info"].startswith(message) and str(tmp_path) not in out["clip_info"]
         assert out["video"] is None and out["editor"] is None and out["run"]["interactive"] is False
         assert out["state"].clip is None
-    out = outputs(callbacks.open_clip(None, str(BIKE)))
+    out = outputs(callbacks.annotator.open_clip(None, str(BIKE)))
     assert [y["status"] for y in run(callbacks, out["state"], out["editor"])] == [
         "⚠ frame 0 is empty: draw a box across an object (or paint it, or upload its mask) first"
     ]
@@ -273,7 +284,7 @@ def test_a_clip_cut_short_is_found_at_upload_and_its_complete_frames_are_segment
     intact = intact_frames(half)
     assert probe_video(half).num_frames == 30 and 5 < intact < 25
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_clip(None, str(half)))
+    out = outputs(callbacks.annotator.open_clip(None, str(half)))
     assert out["state"].clip.frames == intact and out["frame"]["maximum"] == intact - 1
     assert f"⚠ The file is cut short: only its first {intact} frames" in out["clip_info"]
     labels = np.zeros((64, 96), np.uint8)
@@ -282,7 +293,7 @@ def test_a_clip_cut_short_is_found_at_upload_and_its_complete_frames_are_segment
     assert final["status"].startswith("**Done**") and f"frames 0–{intact - 1}" in final["status"]
     assert len(zip_ids(final["masks"])) == intact and probe_video(final["overlay"]).num_frames == intact
     with pytest.raises(gr.Error, match=f"half.mp4 is cut short: only its first {intact} frames are complete"):
-        callbacks.segment_video(str(half), str(BIKE_MASK))
+        callbacks.api.segment_video(str(half), str(BIKE_MASK))
 
 
 def test_the_editors_images_go_out_as_files_that_gradio_never_rewrites(tmp_path, monkeypatch) -> None:
@@ -298,7 +309,7 @@ def test_the_editors_images_go_out_as_files_that_gradio_never_rewrites(tmp_path,
 
     monkeypatch.setattr(Path, "write_bytes", spy)
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     cache = str(tmp_path / "cache")
     for _ in range(2):
         processing_utils.save_img_array_to_cache(editor_frame(out["editor"]), cache, format="png")
@@ -306,7 +317,7 @@ def test_the_editors_images_go_out_as_files_that_gradio_never_rewrites(tmp_path,
     rewritten.clear()
     copies = []
     for _ in range(2):
-        editor, _, _ = callbacks.show_frame(out["state"], 0, out["editor"])
+        editor, _, _ = values(callbacks.annotator.show_frame(out["state"], 0, out["editor"]))
         assert isinstance(editor["background"], str) and all(isinstance(p, str) for p in editor["layers"])
         copies += [processing_utils.save_file_to_cache(p, cache) for p in [editor["background"], *editor["layers"]]]
     assert rewritten == [] and copies[0] == copies[2]  # the frame: one file sent twice, copied once
@@ -319,17 +330,19 @@ def test_messages_never_show_server_paths() -> None:
 
 
 def test_limits_are_enforced_and_a_long_clip_can_be_cut_to_its_first_seconds(tmp_path) -> None:
-    too_big = outputs(make_callbacks(tmp_path, max_long_side=640, max_short_side=480).open_clip(None, str(BIKE)))
+    too_big = outputs(
+        make_callbacks(tmp_path, max_long_side=640, max_short_side=480).annotator.open_clip(None, str(BIKE))
+    )
     assert too_big["clip_info"].startswith("⚠ the video is 854×480; this demo takes frames up to 640×480")
     callbacks = make_callbacks(tmp_path, max_seconds=0.1)  # 2 frames at 24 fps
-    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     assert out["first_seconds"]["visible"] is True and "(2 frames)" in out["first_seconds"]["label"]
     assert "longer than the 0.1 s" in out["clip_info"] and out["frame"]["maximum"] == 1
     assert "tick “Process only the first 0.1 s”" in run(callbacks, out["state"], out["editor"])[-1]["status"]
     final = run(callbacks, out["state"], out["editor"], first_seconds=True)[-1]
     assert len(zip_ids(final["masks"])) == 2 and probe_video(final["overlay"]).num_frames == 2
     with pytest.raises(gr.Error, match="the clip is longer than 0.1 s"):
-        callbacks.segment_video(str(BIKE), str(BIKE_MASK))
+        callbacks.api.segment_video(str(BIKE), str(BIKE_MASK))
 
 
 class _Exploding(torch.nn.Module):
@@ -356,36 +369,36 @@ class _Exploding(torch.nn.Module):
 def test_model_failures_become_messages(tmp_path, error, message) -> None:
     loader = random_model_loader()
     callbacks = make_callbacks(tmp_path, lambda key: _Exploding(loader(key), error))
-    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     assert re.search(message, run(callbacks, out["state"], out["editor"])[-1]["status"])
 
 
 def test_run_and_stop_tell_the_truth_about_a_run(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_example(None, str(BIKE), str(BIKE_MASK)))
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     workspace = out["state"]
-    assert callbacks.stop(workspace) == gr.update(value="Stop", interactive=False)  # idle: Stop does nothing
+    assert callbacks.runs.stop(workspace) == gr.update(value="Stop", interactive=False)  # idle: Stop does nothing
     assert not workspace.stop.is_set()
-    armed = dict(zip(ARM_OUTPUTS, callbacks.arm(workspace, 3), strict=True))
+    armed = vars(callbacks.runs.arm(workspace, 3))
     assert armed["run"]["value"] == "Running…" and armed["run"]["interactive"] is False
     assert armed["run"]["elem_classes"] == ["running"] and armed["stop"]["interactive"] is True
     assert armed["status"] == "" and armed["preview"]["visible"] is True and workspace.run_state == "queued"
     assert armed["ticket"] == 4  # a new ticket: that starts the run
-    assert callbacks.stop(workspace) == gr.update(value="Stop", interactive=False) and workspace.stop.is_set()
+    assert callbacks.runs.stop(workspace) == gr.update(value="Stop", interactive=False) and workspace.stop.is_set()
     final = run(callbacks, workspace, out["editor"])[-1]
     assert final["status"].startswith("**Stopped**")  # pressed while queued: the run ends at once
-    done = dict(zip(FINISH_OUTPUTS, callbacks.finish(workspace), strict=True))
+    done = vars(callbacks.runs.finish(workspace))
     assert done["run"]["value"] == "Run from frame 0" and done["run"]["interactive"] is True
     assert done["run"]["elem_classes"] == [] and done["stop"]["interactive"] is False
     assert done["preview"]["visible"] is False and workspace.run_state == "idle"
-    callbacks.arm(workspace, 4)
+    callbacks.runs.arm(workspace, 4)
     assert not workspace.stop.is_set()  # a new run forgets the earlier Stop
-    callbacks.finish(workspace)
-    callbacks.queue_full = lambda: True
-    busy = dict(zip(ARM_OUTPUTS, callbacks.arm(workspace, 4), strict=True))
+    callbacks.runs.finish(workspace)
+    callbacks.runs.queue_full = lambda: True
+    busy = vars(callbacks.runs.arm(workspace, 4))
     assert busy["status"].startswith("⚠ The server is busy: its queue of 32 segmentations is full")
     assert busy["ticket"] == gr.skip() and busy["run"] == gr.skip() and workspace.run_state == "idle"
-    assert callbacks.arm(None, 0) == (gr.skip(),) * 5
+    assert values(callbacks.runs.arm(None, 0)) == (gr.skip(),) * 5
 
 
 def test_progress_text_names_the_frame_speed_and_time_left() -> None:
@@ -396,12 +409,12 @@ def test_progress_text_names_the_frame_speed_and_time_left() -> None:
 
 def test_api_function_returns_overlay_and_zip(tmp_path) -> None:
     callbacks = make_callbacks(tmp_path)
-    overlay, masks = callbacks.segment_video(str(BIKE), str(BIKE_MASK))
+    overlay, masks = values(callbacks.api.segment_video(str(BIKE), str(BIKE_MASK)))
     assert overlay.endswith("bike_overlay.mp4") and probe_video(overlay).num_frames == 4
     assert len(zip_ids(masks)) == 4
     assert [p.name for p in Path(overlay).parent.glob("*cutout*")] == []  # not returned, so not made
     with pytest.raises(gr.Error, match="no mask given"):
-        callbacks.segment_video(str(BIKE), None)
+        callbacks.api.segment_video(str(BIKE), None)
 
 
 def test_parse_scales(tmp_path) -> None:
@@ -466,7 +479,7 @@ def test_mov_webm_and_avi_uploads_open(tmp_path, suffix, container, codec) -> No
                 output.mux(packet)
         for packet in stream.encode(None):
             output.mux(packet)
-    out = outputs(make_callbacks(tmp_path).open_clip(None, str(path)))
+    out = outputs(make_callbacks(tmp_path).annotator.open_clip(None, str(path)))
     assert out["state"].clip.frames == 3 and editor_frame(out["editor"]).shape == (64, 96, 3)
     assert ("browsers cannot preview" in out["clip_info"]) == (suffix == ".avi")
 
@@ -479,7 +492,7 @@ def test_a_rotated_clip_is_shown_and_segmented_upright(tmp_path) -> None:
     command = [ffmpeg, "-loglevel", "error", "-i", str(BIKE), "-c", "copy", "-metadata:s:v:0", "rotate=90"]
     subprocess.run([*command, str(rotated)], check=True)
     callbacks = make_callbacks(tmp_path)
-    out = outputs(callbacks.open_clip(None, str(rotated)))
+    out = outputs(callbacks.annotator.open_clip(None, str(rotated)))
     assert editor_frame(out["editor"]).shape == (854, 480, 3) and "480×854" in out["clip_info"]
     assert "rotated 90°" in out["clip_info"]
     labels = np.zeros((854, 480), np.uint8)
