@@ -175,6 +175,7 @@ RUN_INPUTS = (
     "redo_earlier",
     "first_seconds",
     "stream_video",
+    "adapt",
 )
 """The inputs of :meth:`RunController.run`, in its parameters' order."""
 

@@ -2,7 +2,7 @@
 outputs use, :mod:`demo.outputs`).
 
 Flow: 1 input (upload or example) → 2 annotate (frame slider, image editor, or a mask PNG) → 3 run (model,
-scales, processing size) → 4 watch (live preview, progress, Stop) → 5 take away (overlay,
+scales, processing size, adaptation to the clip) → 4 watch (live preview, progress, Stop) → 5 take away (overlay,
 cut-out, masks zip) → 6 correct (pick a frame, repaint, run again from it).
 """
 
@@ -16,6 +16,7 @@ from demo.example_clips import available_examples
 from demo.limits import Limits
 from demo.mask_tools import TOOLS
 from demo.models import model_choices
+from demo.run_controller import adapt_label
 
 TITLE = "RGMP · video object segmentation"
 SIZES = [("240 px", 240), ("360 px", 360), ("480 px (paper)", 480), ("720 px", 720), ("1080 px", 1080)]
@@ -132,7 +133,7 @@ def editor_section() -> Components:
 
 
 def run_options(device: torch.device, first_model: str, default_size: int) -> Components:
-    """3 · the model, the processing size and the other run options (folded)."""
+    """3 · the model, the processing size, adapting to the clip, and the other run options (folded)."""
     sizes = SIZES if default_size in dict(SIZES).values() else [*SIZES, (f"{default_size} px", default_size)]
     parts: Components = {}
     with gr.Row():
@@ -140,6 +141,7 @@ def run_options(device: torch.device, first_model: str, default_size: int) -> Co
         parts["size"] = gr.Dropdown(
             sizes, value=default_size, label="Processing size (short side)", scale=1, elem_id="size"
         )
+    parts["adapt"] = gr.Checkbox(value=device.type != "cpu", label=adapt_label(device), elem_id="adapt")
     with gr.Accordion("More run options", open=False, elem_id="run-options"):
         parts["scales"] = gr.Dropdown(SCALES, value="default", label="Scales", allow_custom_value=True)
         with gr.Row():

@@ -8,6 +8,7 @@ user acts; files already written for a clip damaged part way through are handed 
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+import torch
 
 from demo.annotation import labels_from_editor
 from demo.clips import checked_labels, require_clip
@@ -28,6 +30,7 @@ from rgmp.errors import InputError
 from rgmp.inference import Session, SessionOptions
 from rgmp.inference import parse_scales as parse_scale_text
 from rgmp.io.outputs import VideoOptions
+from train.online import ADAPT_SCHEDULE
 
 
 @dataclass
@@ -72,6 +75,16 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
         return parse_scale_text(text)
     except InputError as err:
         raise DemoError(str(err)) from None
+
+
+def adapt_seconds(device: torch.device) -> int:
+    """About how long adapting to a clip (:data:`train.online.ADAPT_SCHEDULE`) takes on ``device``, in seconds."""
+    return round(ADAPT_SCHEDULE.estimated_seconds(device))
+
+
+def adapt_label(device: torch.device) -> str:
+    """The label of the "adapt to this clip first" box, with its cost on ``device``."""
+    return f"Adapt to this clip first (about {adapt_seconds(device)} s)"
 
 
 class RunController:
@@ -132,8 +145,8 @@ class RunController:
         )
 
     def stop(self, workspace: Workspace | None) -> Update:
-        """The Stop button: the running segmentation ends before its next frame; Stop is disabled at once. Output:
-        stop.
+        """The Stop button: the running segmentation (or its adaptation to the clip) ends before its next frame (or
+        step); Stop is disabled at once. Output: stop.
 
         Its label stays "Stop": this answer may reach the page after :meth:`finish`'s, and a "Stopping…" would
         then stay.
@@ -142,12 +155,24 @@ class RunController:
             workspace.stop.set()
         return gr.update(value="Stop", interactive=False)
 
-    def session(self, model_key: str | None, checkpoint: str | None, scales: str | None, size: int | None) -> Session:
+    def session(
+        self,
+        model_key: str | None,
+        checkpoint: str | None,
+        scales: str | None,
+        size: int | None,
+        adapt: Callable[[], bool] | None = None,
+    ) -> Session:
         """A session with the chosen network (an uploaded checkpoint wins), prepared once and kept; scales and
-        processing size (which the session never makes larger than the clip)."""
+        processing size (which the session never makes larger than the clip); with ``adapt`` (the Stop flag),
+        adapted to the clip first by :data:`train.online.ADAPT_SCHEDULE`, which Stop cancels."""
         key = checkpoint or model_key or self.context.default_model
         network = self.context.networks.get(key)
-        options = SessionOptions(scales=parse_scales(scales), size=int(size) if size else None)
+        options = SessionOptions(
+            scales=parse_scales(scales),
+            size=int(size) if size else None,
+            adapt=None if adapt is None else dataclasses.replace(ADAPT_SCHEDULE, cancel=adapt),
+        )
         return Session(network, network.device, options)
 
     def run(
@@ -163,9 +188,10 @@ class RunController:
         redo_earlier: bool,
         first_seconds: bool,
         stream_video: bool = False,
+        adapt: bool = False,
         progress: gr.Progress = gr.Progress(),  # noqa: B008 (Gradio's way to ask for a progress bar)
     ) -> Iterator[RunUpdate]:
-        """Segment the clip from the frame in the editor.
+        """Segment the clip from the frame in the editor, adapting the network to the clip first with ``adapt``.
 
         Progress goes to ``progress`` (shown over the status line); the live preview shows the latest overlay
         frame at most every ``preview_interval`` seconds; with ``stream_video`` the forward pass's overlay frames
@@ -184,7 +210,7 @@ class RunController:
                 )
             start = workspace.editor_frame
             labels = checked_labels(labels_from_editor(editor), clip, f"frame {start}")
-            session = self.session(model_key, checkpoint, scales, size)
+            session = self.session(model_key, checkpoint, scales, size, workspace.stop.is_set if adapt else None)
             workspace.drafts.clear()
             run_dir = workspace.new_run_dir()
             segments = StreamSegments(run_dir / "stream", clip.info.fps) if stream_video else None
@@ -201,6 +227,9 @@ class RunController:
                 stop=workspace.stop,
                 redo_earlier=redo_earlier,
             )
+            if adapt:
+                seconds = adapt_seconds(self.context.device)
+                progress(None, desc=f"adapting the network to this clip first (about {seconds} s)")
             shown = 0.0
             for item in run:
                 if isinstance(item, RunProgress):

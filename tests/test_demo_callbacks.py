@@ -8,7 +8,7 @@ import shutil
 import subprocess
 import time
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import av
@@ -31,11 +31,12 @@ from demo.limits import Limits
 from demo.models import ModelCache, missing_weights_message, model_choices, prepared_networks, random_model_loader
 from demo.outputs import values
 from demo.pipeline import RunProgress
-from demo.run_controller import RunController, parse_scales, progress_text
+from demo.run_controller import RunController, adapt_label, parse_scales, progress_text
 from demo.workspace import Workspace, remove_workspace, sweep, sweep_leaks
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.video import intact_frames, probe_video
 from rgmp.io.video_writer import VideoWriter
+from train.online import ADAPT_SCHEDULE, OnlineLearning
 
 BIKE, BIKE_MASK = EXAMPLES_DIR / "bike.mp4", EXAMPLES_DIR / "bike.png"
 SIZE = 96
@@ -510,3 +511,47 @@ def test_the_page_says_when_no_weights_are_installed(tmp_path, monkeypatch) -> N
     assert len(warnings) == 1 and "no starter weights found" in warnings[0]["props"]["value"]
     with_loader = build_demo(model_loader=random_model_loader(), work_root=tmp_path / "work", device="cpu")
     assert not [c for c in with_loader.config["components"] if c.get("props", {}).get("elem_id") == "weights-warning"]
+
+
+@dataclass(frozen=True)
+class CountedSchedule(OnlineLearning):
+    """Online learning that notes each call (the same list in every copy :func:`dataclasses.replace` makes)."""
+
+    calls: list = field(default_factory=list, compare=False)
+
+    def __call__(self, model, frame, mask):
+        self.calls.append(self.cancel)
+        return super().__call__(model, frame, mask)
+
+
+def test_adapting_to_the_clip_first_runs_the_schedule_says_so_and_stop_cancels_it(tmp_path, monkeypatch) -> None:
+    schedule = CountedSchedule(steps=2, lr=1e-4, batch_size=1, size=(64, 64))
+    monkeypatch.setattr("demo.run_controller.ADAPT_SCHEDULE", schedule)  # a tiny one: the real one takes seconds
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
+    workspace = out["state"]
+    said = []
+    yields = run(
+        callbacks, workspace, out["editor"], adapt=True, progress=lambda *_, desc=None, **__: said.append(desc)
+    )
+    final = yields[-1]
+    assert len(schedule.calls) == 1 and schedule.calls[0] == workspace.stop.is_set  # Stop is its cancel flag
+    assert said[0].startswith("adapting the network to this clip first (about ")
+    assert "**Done**" in final["status"] and len(zip_ids(final["masks"])) == 4
+    assert probe_video(final["overlay"]).num_frames == 4
+    workspace.stop.set()  # Stop pressed while it adapts: it ends, and so does the run
+    assert run(callbacks, workspace, out["editor"], adapt=True)[-1]["status"].startswith("**Stopped**")
+    assert len(schedule.calls) == 2
+    assert run(callbacks, workspace, out["editor"])[-1]["status"].startswith("**Stopped**")
+    assert len(schedule.calls) == 2  # unticked: no adapting
+
+
+def test_the_adapt_box_shows_its_cost_and_is_ticked_on_a_gpu_only(tmp_path) -> None:
+    seconds = round(ADAPT_SCHEDULE.estimated_seconds("cpu"))
+    assert adapt_label(torch.device("cpu")) == f"Adapt to this clip first (about {seconds} s)"
+    assert adapt_label(torch.device("cuda")) == (
+        f"Adapt to this clip first (about {round(ADAPT_SCHEDULE.estimated_seconds('cuda'))} s)"
+    )
+    page = build_demo(model_loader=random_model_loader(), work_root=tmp_path / "work", device="cpu")
+    boxes = [c["props"] for c in page.config["components"] if c.get("props", {}).get("elem_id") == "adapt"]
+    assert len(boxes) == 1 and boxes[0]["label"] == adapt_label(torch.device("cpu")) and boxes[0]["value"] is False
