@@ -168,8 +168,9 @@ def segment_clip(
     masks = ClipWriter(masks_dir, formats=("png", "alpha"), png_level=MASK_PNG_LEVEL)
     videos = ClipWriter(None, overlay_path=overlay_path, cutout_path=cutout_path, options=options, fps=fps)
     frames = prefetch(iter_video(video, max_frames))  # decoded ahead, in a thread
-    try:
-        with masks:  # the masks of every frame segmented are kept, even when Stop ends the backward pass
+    stopped_backward = False
+    with masks:  # the masks of every frame segmented are kept, even when Stop ends the backward pass
+        try:
             with videos, closing(frames):
                 if backward:
                     results = session.propagate(frames, labels, start=start, direction="both")
@@ -199,11 +200,12 @@ def segment_clip(
                         if last < start:  # not even the annotated frame: nothing to keep
                             raise
                         problem = str(err)
-    except _StoppedBackward:
-        _drop_stale_mattes(masks_dir, segmented, object_ids_of(labels))
+        except _StoppedBackward:  # the videos are dropped; the masks written are kept
+            stopped_backward = True
+    _drop_stale_mattes(masks_dir, segmented, object_ids_of(labels))
+    if stopped_backward:
         yield RunResult(None, None, None, None, 0, done, True, time.perf_counter() - began)
         return
-    _drop_stale_mattes(masks_dir, segmented, object_ids_of(labels))
     masks_zip = zip_masks(masks_dir, range(last + 1), out_dir / f"{stem}_masks.zip")
     exports = zip_exports(masks_dir, range(last + 1), out_dir / f"{stem}_exports.zip", stem)
     elapsed = time.perf_counter() - began

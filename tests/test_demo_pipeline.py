@@ -198,6 +198,7 @@ def test_stop_ends_the_run_before_the_next_frame_and_keeps_what_is_done(session,
     items, result = run(session, clip, tmp_path, start=4, redo_earlier=True, stop_after=1)
     assert len(items) == 1 and items[0].backward and result.stopped
     assert (result.overlay, result.masks_zip, result.frames) == (None, None, 0)
+    assert (tmp_path / "masks" / "00003.png").is_file()  # the masks of the frames done are kept
 
 
 def test_a_clip_damaged_part_way_keeps_and_hands_over_what_was_segmented(session, tmp_path) -> None:
