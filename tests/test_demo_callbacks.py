@@ -33,6 +33,7 @@ from demo.outputs import values
 from demo.pipeline import RunProgress
 from demo.run_controller import RunController, adapt_label, parse_scales, progress_text
 from demo.workspace import Workspace, remove_workspace, sweep, sweep_leaks
+from rgmp.inference import PreparedNetwork
 from rgmp.io.masks import read_mask, write_mask
 from rgmp.io.video import intact_frames, probe_video
 from rgmp.io.video_writer import VideoWriter
@@ -555,3 +556,15 @@ def test_the_adapt_box_shows_its_cost_and_is_ticked_on_a_gpu_only(tmp_path) -> N
     page = build_demo(model_loader=random_model_loader(), work_root=tmp_path / "work", device="cpu")
     boxes = [c["props"] for c in page.config["components"] if c.get("props", {}).get("elem_id") == "adapt"]
     assert len(boxes) == 1 and boxes[0]["label"] == adapt_label(torch.device("cpu")) and boxes[0]["value"] is False
+
+
+def test_the_network_is_prepared_once_and_kept_between_runs(tmp_path, monkeypatch) -> None:
+    built = []
+    build = PreparedNetwork.build
+    monkeypatch.setattr(PreparedNetwork, "build", classmethod(lambda cls, *a, **k: built.append(a) or build(*a, **k)))
+    callbacks = make_callbacks(tmp_path)
+    out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
+    for _ in range(2):
+        assert "**Done**" in run(callbacks, out["state"], out["editor"])[-1]["status"]
+    callbacks.api.segment_video(str(BIKE), str(BIKE_MASK))
+    assert len(built) == 1
