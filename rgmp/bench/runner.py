@@ -8,7 +8,7 @@ and on rank 0 waits for every record (a file barrier) and calls :func:`gather`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -30,7 +30,6 @@ from rgmp.bench.records import (
     summary_csv,
     write_json,
 )
-from rgmp.bench.sharding import wait_until
 from rgmp.bench.tables import report
 from rgmp.distributed import shard
 from rgmp.evaluation import evaluate_davis
@@ -131,6 +130,32 @@ def run_share(
         failed=lambda: _failure(out, settings),
     )
     return gather(out)
+
+
+def wait_until(
+    ready: Callable[[], bool], *, timeout: float, poll: float = 2.0, failed: Callable[[], str | None] = lambda: None
+) -> None:
+    """Block until ``ready()`` is true: the file barrier of the ranks' score files.
+
+    Args:
+        ready: checks whether everything awaited is there.
+        timeout: seconds to wait at most.
+        poll: seconds between checks.
+        failed: returns a message when waiting is pointless (another rank reported a failure), else None.
+
+    Raises:
+        BenchmarkError: on timeout or when ``failed()`` returns a message.
+    """
+    deadline = time.monotonic() + timeout
+    while not ready():
+        message = failed()
+        if message:
+            raise BenchmarkError(message)
+        if time.monotonic() >= deadline:
+            raise BenchmarkError(
+                f"gave up waiting after {timeout:.0f} s for the other ranks; when they finish, combine with --gather"
+            )
+        time.sleep(poll)
 
 
 def gather(out: Path) -> RunSummary:
