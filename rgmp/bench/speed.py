@@ -9,6 +9,7 @@ given as a ratio to it: machines are noisy, ratios travel.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import time
@@ -120,11 +121,9 @@ def build_cases(axes: Axes, *, full: bool = False) -> list[BenchCase]:
         dtypes = axes.dtypes_for(device)
         for model in axes.models:
             if full:
-                for count in axes.scale_counts:
-                    for objects in axes.objects:
-                        for dtype in dtypes:
-                            for size in axes.sizes:
-                                add(model, count, objects, dtype, device, size)
+                grid = itertools.product(axes.scale_counts, axes.objects, dtypes, axes.sizes)
+                for count, objects, dtype, size in grid:
+                    add(model, count, objects, dtype, device, size)
                 continue
             base = (model, axes.scale_counts[0], axes.objects[0], dtypes[0], device, axes.sizes[0])
             add(*base)
@@ -413,40 +412,16 @@ def _objects(record: dict[str, Any]) -> str:
 
 def speed_table(records: Iterable[dict[str, Any]]) -> str:
     """The short table for people: one line per case, every figure also as a ratio to the ResNet-50 yardstick."""
-    rows = []
-    for r in records:
-        rows.append(
-            [
-                r["model"],
-                ",".join(f"{s:g}" for s in r["scales"]),
-                _objects(r),
-                r["dtype"],
-                r["device"],
-                f"{r['height']}x{r['width']}",
-                f"{r['ms_per_frame']:.0f} [{r['ms_min']:.0f}–{r['ms_max']:.0f}]",
-                f"{r['ratio']:.2f}",
-                f"{r['reference_ms']:.0f} ({r['reference_ratio']:.2f})",
-                f"{r['fps']:.2f}",
-                f"{r['peak_memory_mb']:.0f} ({r['memory_ratio']:.1f})",
-                f"{r['gflop_per_frame']:.1f} ({r['gflop_ratio']:.2f})",
-                f"{r['yardstick_ms']:.0f}",
-            ]
-        )
-    header = [
-        "model",
-        "scales",
-        "obj",
-        "dtype",
-        "device",
-        "size",
-        "ms/frame [min–max]",
-        "×R50",
-        "ref ms (×R50)",
-        "fps",
-        "peak MB (×R50)",
-        "GFLOP (×R50)",
-        "R50 ms",
-    ]
+    rows = [
+        [r["model"], ",".join(f"{s:g}" for s in r["scales"]), _objects(r), r["dtype"], r["device"],
+         f"{r['height']}x{r['width']}", f"{r['ms_per_frame']:.0f} [{r['ms_min']:.0f}–{r['ms_max']:.0f}]",
+         f"{r['ratio']:.2f}", f"{r['reference_ms']:.0f} ({r['reference_ratio']:.2f})", f"{r['fps']:.2f}",
+         f"{r['peak_memory_mb']:.0f} ({r['memory_ratio']:.1f})", f"{r['gflop_per_frame']:.1f} ({r['gflop_ratio']:.2f})",
+         f"{r['yardstick_ms']:.0f}"]
+        for r in records
+    ]  # fmt: skip
+    header = ["model", "scales", "obj", "dtype", "device", "size", "ms/frame [min–max]", "×R50", "ref ms (×R50)",
+              "fps", "peak MB (×R50)", "GFLOP (×R50)", "R50 ms"]  # fmt: skip
     return markdown_table(header, rows, [False] * 6 + [True] * 7)
 
 
