@@ -162,7 +162,7 @@ def segment_clip(
     stem = video.stem
     last = start - 1
     problem = None
-    frames = prefetch(iter_video(video, max_frames))  # decoded ahead, in a thread
+    frames = prefetch(iter_video(video, max_frames), priority="idle")  # decoded ahead, in a thread
     with ResultWriter(out_dir, stem, fps, options) as writer, closing(frames):
         for index in range(start):
             frame = next(frames, None)

@@ -203,8 +203,8 @@ class ResultWriter:
         # Entered in this order, left in the reverse: the encoders finish their queues (which wait on the pool's
         # work) before the pool stops.
         self._jobs = ExitStack()
-        self._pool = self._jobs.enter_context(BackgroundWriter(workers=writer_threads()))
-        self._encoders = [self._jobs.enter_context(BackgroundWriter()) for _ in self._videos]
+        self._pool = self._jobs.enter_context(BackgroundWriter(workers=writer_threads(), priority="idle"))
+        self._encoders = [self._jobs.enter_context(BackgroundWriter(priority="idle")) for _ in self._videos]
         self.frames_written = 0
 
     def __enter__(self) -> ResultWriter:
