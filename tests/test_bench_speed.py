@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import PeakMemory
+from rgmp.bench.memory import PeakMemory
 from rgmp.bench.speed import (
     RECORD_KEYS,
     SIZES,

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import device_name
+from rgmp.device import device_name
 from rgmp.inference import Session
 from rgmp.io.outputs import ClipWriter
 from rgmp.io.pipeline import prefetch

@@ -25,10 +25,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import PeakMemory, device_name, synchronize
+from rgmp.bench.memory import PeakMemory
 from rgmp.bench.tables import markdown_table
 from rgmp.config import PRESETS, ModelConfig
-from rgmp.device import DTYPES, parse_dtype
+from rgmp.device import DTYPES, device_name, parse_dtype, synchronize
 from rgmp.inference import Session, SessionOptions
 from rgmp.inference.geometry import Canvas
 from rgmp.inference.merge import uses_background_pass

@@ -1,11 +1,10 @@
-"""The machine a benchmark runs on: device names, synchronisation, and the peak memory of a piece of work."""
+"""The peak memory of a piece of work, on a CPU or a GPU."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
-import platform
 import resource
 import sys
 import threading
@@ -13,29 +12,7 @@ from types import TracebackType
 
 import torch
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def device_name(device: torch.device) -> str:
-    """Human name of a device: the GPU's name, or the CPU model."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "cpu":
-        try:
-            with open("/proc/cpuinfo") as fh:
-                for line in fh:
-                    if line.startswith("model name"):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or "cpu"
-    return device.type
+from rgmp.device import synchronize
 
 
 class PeakMemory:
