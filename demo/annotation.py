@@ -25,7 +25,7 @@ from PIL import Image
 
 from demo.errors import DemoError
 from rgmp.inference.session import MAX_OBJECTS
-from rgmp.io.masks import palette_array
+from rgmp.io.masks import VOID, palette_array
 
 PALETTE = palette_array()
 """(256, 3) uint8: the DAVIS palette; object k is drawn in colour PALETTE[k]."""
@@ -60,7 +60,7 @@ def _rgb_keys(rgb: np.ndarray) -> np.ndarray:
     return (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
 
 
-_PALETTE_IDS = {int(key): index for index, key in enumerate(_rgb_keys(PALETTE)) if index not in (0, 255)}
+_PALETTE_IDS = {int(key): index for index, key in enumerate(_rgb_keys(PALETTE)) if index not in (0, VOID)}
 
 
 def _image(image: np.ndarray | str | os.PathLike[str]) -> np.ndarray:
@@ -167,7 +167,7 @@ def paint_labels(labels: np.ndarray) -> np.ndarray:
     :data:`FILL_ALPHA` with an opaque outline (its pixels next to another label); background transparent."""
     labels = np.asarray(labels)
     layer = np.zeros((*labels.shape, 4), np.uint8)
-    objects = (labels != 0) & (labels != 255)
+    objects = (labels != 0) & (labels != VOID)
     edge = np.zeros(labels.shape, bool)
     edge[:-1] |= labels[:-1] != labels[1:]
     edge[1:] |= labels[1:] != labels[:-1]
@@ -181,7 +181,7 @@ def paint_labels(labels: np.ndarray) -> np.ndarray:
 
 def editor_value(frame: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
     """An editor value showing ``frame`` (H, W, 3) with ``labels`` (H, W) painted on one layer (or none)."""
-    layers = [] if labels is None or not np.any((labels != 0) & (labels != 255)) else [paint_labels(labels)]
+    layers = [] if labels is None or not np.any((labels != 0) & (labels != VOID)) else [paint_labels(labels)]
     return {"background": frame, "layers": layers, "composite": None}
 
 
@@ -196,7 +196,7 @@ def describe_objects(labels: np.ndarray | None) -> str:
     """HTML line for the page: how many objects are painted, each with its colour swatch."""
     if labels is None:
         return "No frame loaded."
-    ids = [int(i) for i in np.unique(labels) if i not in (0, 255)]
+    ids = [int(i) for i in np.unique(labels) if i not in (0, VOID)]
     if not ids:
         return "**0 objects** yet: draw a box across each object, one colour per object, or upload a mask."
     swatches = " ".join(

@@ -11,6 +11,7 @@ from demo.errors import WARNING, DemoError
 from demo.limits import Limits
 from demo.workspace import Clip, Workspace
 from rgmp.inference.session import object_ids_of
+from rgmp.io.masks import VOID
 from rgmp.io.video import intact_frames, iter_video, probe_video
 
 
@@ -70,7 +71,7 @@ def checked_labels(labels: np.ndarray, clip: Clip, what: str) -> np.ndarray:
             f"{what} is {labels.shape[1]}×{labels.shape[0]} but the video frames are {width}×{height}: "
             "the mask must have the frame's size"
         )
-    if not np.any((labels != 0) & (labels != 255)):
+    if not np.any((labels != 0) & (labels != VOID)):
         raise DemoError(f"{what} is empty: draw a box across an object (or paint it, or upload its mask) first")
     object_ids_of(labels)  # too many objects raise here, before any work
     return labels

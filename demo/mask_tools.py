@@ -24,6 +24,7 @@ from typing import Literal
 import numpy as np
 
 from demo.grabcut import bounding_box, box_mask, stroke_mask
+from rgmp.io.masks import VOID
 
 Tool = Literal["box", "strokes", "paint"]
 TOOLS: tuple[tuple[str, Tool], ...] = (
@@ -128,7 +129,7 @@ class Sketch:
     ) -> tuple[np.ndarray, str | None]:
         touched = set(np.unique(received[added]).tolist()) | set(np.unique(base[erased]).tolist())
         touched.discard(0)
-        touched.discard(255)
+        touched.discard(VOID)
         for object_id in sorted(touched):
             hints = self.hints.setdefault(object_id, np.zeros(labels.shape, np.int8))
             hints[added & (received == object_id)] = 1

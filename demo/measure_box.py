@@ -25,6 +25,7 @@ from PIL import Image
 
 from demo.example_clips import EXAMPLES
 from demo.grabcut import bounding_box, box_mask
+from rgmp.io.masks import VOID
 
 DEV_SPLIT = ("bmx-bumps", "dance-jump", "dog-agility", "mallard-fly", "surf")
 """The project's development split: DAVIS-2016 train sequences the starter weights were not trained on."""
@@ -66,7 +67,7 @@ def box_labels(frame: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]
         frame: (H, W, 3) uint8 RGB.
         truth: (H, W) uint8 label map (255 = void, ignored).
     """
-    ids = [int(i) for i in np.unique(truth) if i not in (0, 255)]
+    ids = [int(i) for i in np.unique(truth) if i not in (0, VOID)]
     boxes = {i: bounding_box(truth == i) for i in ids}
     area = {i: (b[2] - b[0]) * (b[3] - b[1]) for i, b in boxes.items()}
     labels = np.zeros(truth.shape, np.uint8)
@@ -78,7 +79,7 @@ def box_labels(frame: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, float]
 
 def mean_iou(labels: np.ndarray, truth: np.ndarray) -> float:
     """Mean over the ground truth's objects of the IoU of ``labels == k`` with ``truth == k``."""
-    ids = [int(i) for i in np.unique(truth) if i not in (0, 255)]
+    ids = [int(i) for i in np.unique(truth) if i not in (0, VOID)]
     return float(np.mean([((labels == i) & (truth == i)).sum() / ((labels == i) | (truth == i)).sum() for i in ids]))
 
 
@@ -131,7 +132,7 @@ def measure(data: Path, weights: str | None = None, size: int = 480) -> Iterator
         if len(sequence.truth) == len(sequence.frames) >= 3:
             jf_box = jf_mean(sequence.truth, propagate(session, sequence.frames, labels))
             jf_exact = jf_mean(sequence.truth, propagate(session, sequence.frames, first_truth))
-        objects = len([i for i in np.unique(first_truth) if i not in (0, 255)])
+        objects = len([i for i in np.unique(first_truth) if i not in (0, VOID)])
         iou = mean_iou(labels, first_truth)
         yield Row(sequence.name, len(sequence.frames), objects, iou, jf_box, jf_exact, seconds)
 

@@ -165,9 +165,11 @@ def segment_clip(
         )
         return RunProgress(done, total, result.index, time.perf_counter() - began, draw, result.index < start)
 
-    masks = ClipWriter(masks_dir, formats=("png", "alpha"), png_level=MASK_PNG_LEVEL)
-    videos = ClipWriter(None, overlay_path=overlay_path, cutout_path=cutout_path, options=options, fps=fps)
-    frames = prefetch(iter_video(video, max_frames))  # decoded ahead, in a thread
+    masks = ClipWriter(masks_dir, formats=("png", "alpha"), png_level=MASK_PNG_LEVEL, priority="idle")
+    videos = ClipWriter(
+        None, overlay_path=overlay_path, cutout_path=cutout_path, options=options, fps=fps, priority="idle"
+    )
+    frames = prefetch(iter_video(video, max_frames), priority="idle")  # decoded ahead, in a thread
     stopped_backward = False
     with masks:  # the masks of every frame segmented are kept, even when Stop ends the backward pass
         try:

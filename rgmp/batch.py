@@ -25,6 +25,7 @@ from rgmp.inference import Session, SessionOptions
 from rgmp.inference.network import Precision
 from rgmp.io.files import remove_stale_staging, staged_folder
 from rgmp.io.masks import read_mask
+from rgmp.io.pipeline import Priority
 from rgmp.io.video import VIDEO_EXTENSIONS, list_frame_folder
 from rgmp.model import RGMP
 from rgmp.segment import ClipSource, open_source, segment_into
@@ -197,6 +198,7 @@ def run_batch(
     formats: Collection[str] = ("png",),
     fps: float = 24.0,
     progress: bool = True,
+    priority: Priority = "normal",
 ) -> BatchResult | None:
     """Segment the clips, shared between the ranks of the ``torchrun`` group (one process without it).
 
@@ -209,6 +211,7 @@ def run_batch(
         formats: mask formats (:data:`rgmp.io.exports.FORMATS`).
         fps: frame rate of frame folders.
         progress: one progress bar per rank over its clips' frames.
+        priority: CPU priority of the reading and writing threads (:data:`rgmp.io.pipeline.Priority`).
 
     Returns:
         On rank 0, every clip's report; None on the other ranks.
@@ -231,6 +234,7 @@ def run_batch(
             progress=progress,
             desc="segment-batch" if world == 1 else f"rank {rank}/{world}",
             position=rank,
+            priority=priority,
         )
         gathered = gather_to_first(list(zip(mine, reports, strict=True)), world)
     if gathered is None:
@@ -248,8 +252,10 @@ def segment_jobs(
     progress: bool = True,
     desc: str = "segment-batch",
     position: int = 0,
+    priority: Priority = "normal",
 ) -> list[ClipReport]:
-    """Segment the clips one after the other, with one progress bar over their frames; returns their reports."""
+    """Segment the clips one after the other, with one progress bar over their frames; returns their reports
+    (``priority``: of the reading and writing threads)."""
     reports: dict[int, ClipReport] = {}
     sources: dict[int, ClipSource] = {}
     for index, job in enumerate(jobs):
@@ -272,7 +278,8 @@ def segment_jobs(
                 done[0] += 1
                 bar.update()
 
-            reports[index] = segment_job(jobs[index], source, session, formats=formats, on_frame=step)
+            report = segment_job(jobs[index], source, session, formats=formats, on_frame=step, priority=priority)
+            reports[index] = report
             if done[0] != expected[index]:  # a clip cut short, or of unknown length: the bar's total follows
                 bar.total += done[0] - expected[index]
                 bar.refresh()
@@ -286,14 +293,17 @@ def segment_job(
     *,
     formats: Collection[str] = ("png",),
     on_frame: Callable[[], object] = lambda: None,
+    priority: Priority = "normal",
 ) -> ClipReport:
-    """Segment one clip into a staging folder, then move it to ``job.output`` whole; a failure is reported."""
+    """Segment one clip into a staging folder, then move it to ``job.output`` whole; a failure is reported
+    (``priority``: of the reading and writing threads)."""
     began = time.perf_counter()
     remove_stale_staging(job.output)  # left by a killed run
     try:
         mask = read_mask(job.mask)
         with staged_folder(job.output) as staging:
-            frames = segment_into(session, source, mask, staging, start=job.frame, formats=formats, on_frame=on_frame)
+            frames = segment_into(session, source, mask, staging, start=job.frame, formats=formats, on_frame=on_frame,
+                                  priority=priority)  # fmt: skip
     except Exception as err:  # a bad clip is reported, and the others go on
         return ClipReport(job.name, "failed", seconds=time.perf_counter() - began, reason=_one_line(err))
     return ClipReport(job.name, "done", frames, time.perf_counter() - began)

@@ -1,8 +1,9 @@
-"""Device and precision selection."""
+"""Device and precision selection, and what a device is called."""
 
 from __future__ import annotations
 
 import os
+import platform
 from functools import cache
 
 import torch
@@ -79,3 +80,27 @@ def parse_precision(name: str) -> torch.dtype | None | str:
     """A precision name as a session takes it: "auto" stays "auto" (the session picks from the model's config and
     device), the others as :func:`parse_dtype`."""
     return "auto" if name == "auto" else parse_dtype(name)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for the device's queued work (no-op on the CPU)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
+
+
+def device_name(device: torch.device) -> str:
+    """Human name of a device: the GPU's name, or the CPU model."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        try:
+            with open("/proc/cpuinfo") as fh:
+                for line in fh:
+                    if line.startswith("model name"):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        return platform.processor() or platform.machine() or "cpu"
+    return device.type

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -16,6 +16,29 @@ import torch.distributed as dist
 
 GROUP_TIMEOUT = datetime.timedelta(days=7)
 """How long a rank waits for the others at a collective (one may have much longer clips to segment)."""
+
+
+def rank_and_world(env: Mapping[str, str] | None = None) -> tuple[int, int]:
+    """(rank, world size) from ``RANK`` and ``WORLD_SIZE`` (set by torchrun, or by hand), (0, 1) when not set.
+
+    Raises:
+        ValueError: values that are not integers, or a rank outside ``0 .. world - 1``.
+    """
+    env = os.environ if env is None else env
+    try:
+        rank, world = int(env.get("RANK", "0")), int(env.get("WORLD_SIZE", "1"))
+    except ValueError:
+        raise ValueError(
+            f"RANK={env.get('RANK')!r} and WORLD_SIZE={env.get('WORLD_SIZE')!r} must be integers"
+        ) from None
+    check_rank(rank, world)
+    return rank, world
+
+
+def check_rank(rank: int, world: int) -> None:
+    """Raise ValueError unless ``world >= 1`` and ``0 <= rank < world``."""
+    if world < 1 or not 0 <= rank < world:
+        raise ValueError(f"rank {rank} is outside a world of size {world} (need 0 <= rank < world)")
 
 
 def shard(costs: Sequence[float], rank: int, world: int) -> list[int]:
@@ -31,8 +54,7 @@ def shard(costs: Sequence[float], rank: int, world: int) -> list[int]:
     Raises:
         ValueError: unless ``0 <= rank < world``.
     """
-    if world < 1 or not 0 <= rank < world:
-        raise ValueError(f"rank {rank} is outside a world of size {world} (need 0 <= rank < world)")
+    check_rank(rank, world)
     loads = [0.0] * world
     owner = [0] * len(costs)
     for index in sorted(range(len(costs)), key=lambda i: (-costs[i], i)):
@@ -48,12 +70,10 @@ def process_group() -> Iterator[tuple[int, int]]:
     the block; yields (rank, world size), (0, 1) without ``WORLD_SIZE`` > 1.
 
     Raises:
-        ValueError: the environment names a group that cannot be joined (one line, without the traceback).
+        ValueError: the environment names no valid rank, or a group that cannot be joined (one line, without the
+            traceback).
     """
-    try:
-        world = int(os.environ.get("WORLD_SIZE", "1"))
-    except ValueError:
-        raise ValueError(f"WORLD_SIZE={os.environ['WORLD_SIZE']!r} must be an integer") from None
+    _, world = rank_and_world()
     if world <= 1:
         yield 0, 1
         return

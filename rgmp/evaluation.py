@@ -1,13 +1,8 @@
 """Semi-supervised DAVIS evaluation of a results folder, equal to the official davis2017-evaluation tool.
 
-Layouts (only ``Annotations`` is read, no ``JPEGImages``):
-
-- DAVIS-2017: ``<root>/ImageSets/2017/<subset>.txt`` (one sequence a line) and indexed palette PNGs
-  ``<root>/Annotations/<resolution>/<seq>/<frame>.png`` (0 = background, k = object k, 255 = void).
-- DAVIS-2016: ``<root>/ImageSets/<resolution>/<subset>.txt`` with lines like
-  ``/JPEGImages/480p/bear/00000.jpg /Annotations/480p/bear/00000.png`` and grayscale 0/255 annotations.
-  Ground truth and results are read as one object wherever the value is > 0.
-- Results: ``<results_dir>/<seq>/<frame>.png`` named like the GT frames (indexed PNGs of object ids).
+Only a DAVIS root's image sets and ``Annotations`` are read (:mod:`rgmp.data.davis`), no ``JPEGImages``. Results
+are ``<results_dir>/<seq>/<frame>.png`` named like the annotations and read as they are (indexed PNGs of object ids;
+DAVIS-2016: one object wherever the value is > 0).
 
 As in the official tool, the first and last frame of every sequence are not scored (and not read from the
 results), and every object of every sequence is one row of the per-sequence table, named ``<seq>_<k>``.
@@ -22,9 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
+from rgmp.data import davis
 from rgmp.errors import InputError
 from rgmp.io.files import write_text_atomic
 from rgmp.metrics import GLOBAL_COLUMNS, db_statistics, evaluate_semisupervised, global_statistics
@@ -125,26 +120,26 @@ def evaluate_davis(
             sizes, or object ids in the results above the number of objects of the sequence.
     """
     year = str(year)
-    if year not in ("2016", "2017"):
+    if year not in davis.YEARS:
         raise EvaluationError(f"unsupported DAVIS year {year!r} (use '2016' or '2017')")
     root, results = Path(davis_root), Path(results_dir)
     if sequences is None:
-        names = read_image_set(root, year, subset, resolution)
+        try:
+            names = davis.sequence_names(root, year, subset, resolution)
+        except davis.DavisError as err:
+            raise EvaluationError(str(err)) from None
     else:
         names = [sequences] if isinstance(sequences, str) else list(sequences)
     if not names:
         raise EvaluationError(f"no sequences to evaluate in {root} (subset {subset!r})")
-    binary = year == "2016"
 
     objects: list[ObjectResult] = []
     for seq in tqdm(names, desc="Evaluating", unit="seq", disable=not progress):
         seq_dir = results / seq
         if not seq_dir.is_dir():
             raise EvaluationError(f"missing results folder for sequence {seq}: {seq_dir}")
-        frame_ids, gt = _read_annotations(root / "Annotations" / resolution / seq)
-        pred = _read_results(seq_dir, frame_ids, gt.shape[1:])
-        if binary:
-            gt, pred = (gt > 0).astype(np.uint8), (pred > 0).astype(np.uint8)
+        frame_ids, gt = _read_annotations(davis.annotations_root(root, resolution) / seq, year)
+        pred = _read_results(seq_dir, frame_ids, gt.shape[1:], year)
         try:
             j, f = evaluate_semisupervised(gt, pred)
         except ValueError as err:
@@ -235,40 +230,18 @@ def _csv_float(value: float) -> str:
     return "NaN" if math.isnan(value) else f"{value:.12f}"
 
 
-def read_image_set(root: Path, year: str, subset: str, resolution: str) -> list[str]:
-    """Sequence names of a DAVIS image set (``ImageSets/2017/<subset>.txt``, or ``ImageSets/<resolution>/...`` for
-    2016) in file order; for DAVIS-2016, whose lines are frame paths, the unique sequences of those paths.
-
-    Raises:
-        EvaluationError: the file is missing, or a 2016 line names no sequence.
-    """
-    path = root / "ImageSets" / ("2017" if year == "2017" else resolution) / f"{subset}.txt"
-    if not path.is_file():
-        raise EvaluationError(f"missing DAVIS image set {path} (choose one with --set, e.g. val or train)")
-    lines = [line.strip() for line in path.read_text().splitlines() if line.strip()]
-    if year == "2017":
-        return lines
-    names: dict[str, None] = {}
-    for line in lines:
-        parts = Path(line.split()[0]).parts
-        if len(parts) < 2:
-            raise EvaluationError(f"cannot read a sequence name from {line!r} in {path}")
-        names.setdefault(parts[-2], None)
-    return list(names)
-
-
-def _read_annotations(seq_dir: Path) -> tuple[list[str], np.ndarray]:
+def _read_annotations(seq_dir: Path, year: davis.Year) -> tuple[list[str], np.ndarray]:
     """Frame ids (file names up to the first dot, sorted) and the (T, H, W) annotations of one sequence."""
     paths = sorted(seq_dir.glob("*.png"))
     if len(paths) < 3:
         raise EvaluationError(f"need at least 3 annotated frames, found {len(paths)} in {seq_dir}")
-    frames = [_read_png(p) for p in paths]
+    frames = [_read_png(p, year) for p in paths]
     if len({frame.shape for frame in frames}) != 1:
         raise EvaluationError(f"annotations of different sizes in {seq_dir}")
     return [p.name.split(".")[0] for p in paths], np.stack(frames)
 
 
-def _read_results(seq_dir: Path, frame_ids: list[str], shape: tuple[int, ...]) -> np.ndarray:
+def _read_results(seq_dir: Path, frame_ids: list[str], shape: tuple[int, ...], year: davis.Year) -> np.ndarray:
     """(T, H, W) result label maps; frames 0 and T-1 are not scored, so not read (zeros), as officially."""
     blank = np.zeros(shape, np.uint8)
     frames = [blank]
@@ -276,20 +249,16 @@ def _read_results(seq_dir: Path, frame_ids: list[str], shape: tuple[int, ...]) -
         path = seq_dir / f"{frame_id}.png"
         if not path.is_file():
             raise EvaluationError(f"missing result frame: {path}")
-        frame = _read_png(path)
+        frame = _read_png(path, year)
         if frame.shape != shape:
             raise EvaluationError(f"result frame {path} is {frame.shape}, annotation is {shape}")
         frames.append(frame)
     return np.stack([*frames, blank])
 
 
-def _read_png(path: Path) -> np.ndarray:
-    """A (H, W) label array from a PNG (palette indices for 'P' images, gray values for 'L')."""
+def _read_png(path: Path, year: davis.Year) -> np.ndarray:
+    """A (H, W) uint8 label map read as a DAVIS annotation (:func:`rgmp.data.davis.read_annotation`)."""
     try:
-        with Image.open(path) as im:
-            array = np.array(im)
-    except OSError as err:
-        raise EvaluationError(f"cannot read {path}: {err}") from None
-    if array.ndim != 2:
-        raise EvaluationError(f"{path} is not a single-channel (indexed or grayscale) PNG")
-    return array
+        return davis.read_annotation(path, year)
+    except davis.DavisError as err:
+        raise EvaluationError(str(err)) from None

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from rgmp.io.masks import VOID
+
 __all__ = [
     "GLOBAL_COLUMNS",
-    "VOID_LABEL",
     "db_eval_boundary",
     "db_eval_iou",
     "db_statistics",
@@ -31,7 +32,6 @@ __all__ = [
     "global_statistics",
 ]
 
-VOID_LABEL = 255
 GLOBAL_COLUMNS = ("J&F-Mean", "J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 
 
@@ -255,7 +255,7 @@ def evaluate_semisupervised(gt: np.ndarray, pred: np.ndarray) -> tuple[np.ndarra
         raise ValueError(f"gt {gt.shape} and pred {pred.shape} must be equal (T, H, W) shapes")
     if gt.shape[0] < 3:
         raise ValueError(f"need at least 3 frames (first and last are not scored), got {gt.shape[0]}")
-    gt = np.where(gt == VOID_LABEL, 0, gt)
+    gt = np.where(gt == VOID, 0, gt)
     num_objects = int(gt[0].max())
     gt, pred = gt[1:-1], pred[1:-1]
     num_pred = int(pred.max())

@@ -11,7 +11,7 @@ import numpy as np
 from rgmp.inference import Session, SessionError
 from rgmp.inference.session import Direction, object_ids_of
 from rgmp.io.outputs import ClipWriter
-from rgmp.io.pipeline import prefetch
+from rgmp.io.pipeline import Priority, prefetch
 
 
 @dataclass(frozen=True)
@@ -93,6 +93,7 @@ def segment_into(
     overlay: Path | None = None,
     save_probs: bool = False,
     on_frame: Callable[[], object] = lambda: None,
+    priority: Priority = "normal",
 ) -> int:
     """Segment ``source`` from the label map ``mask`` of frame ``start`` and write the results into ``folder``.
 
@@ -109,6 +110,7 @@ def segment_into(
         overlay: an ``.mp4`` for the overlay video, or None.
         save_probs: also write the float16 probabilities.
         on_frame: called after each frame (a progress bar's ``update``).
+        priority: CPU priority of the reading and writing threads (:data:`rgmp.io.pipeline.Priority`).
 
     Returns:
         The number of frames segmented.
@@ -123,8 +125,10 @@ def segment_into(
         fps=source.fps,
         save_probs=save_probs,
         first_index=start if direction == "forward" else 0,
+        priority=priority,
     ) as writer:
-        for result in session.propagate(prefetch(source.read()), mask, start=start, direction=direction):
+        frames = prefetch(source.read(), priority=priority)
+        for result in session.propagate(frames, mask, start=start, direction=direction):
             writer.write(result, source.name(result.index))
             done += 1
             on_frame()

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import PeakMemory, peak_gflops
+from rgmp.bench.memory import PeakMemory
 from rgmp.bench.speed import (
-    PARTS,
     RECORD_KEYS,
     SIZES,
     build_cases,
@@ -72,29 +71,24 @@ def test_cuda_joins_the_grid_with_half_precision_when_present(monkeypatch):
 
 def test_flop_counts_match_the_known_costs():
     # RGMP_NOTES: 316 GFLOP per frame at scale 1.0 on 480x854 (padded to 512x864)
-    frame, reference, parts = count_gflop(PAPER, 480, 854, (1.0,), 1)
+    frame, reference = count_gflop(PAPER, 480, 854, (1.0,), 1)
     assert frame == pytest.approx(315.8, abs=0.1)
     assert 60 < reference < frame / 3  # the encoder alone
-    parts = dict(parts)
-    assert list(parts) == list(PARTS) and sum(parts.values()) == pytest.approx(frame)
-    assert parts["encoder"] == pytest.approx(reference, rel=0.01)  # the same encoder on the same canvas
-    assert parts["RF2"] == pytest.approx(163, abs=2)  # RGMP_NOTES: RF2 alone 163 GFLOP
-    three_passes, _, _ = count_gflop(PAPER, 480, 854, (1.0,), 3)
+    three_passes, _ = count_gflop(PAPER, 480, 854, (1.0,), 3)
     assert three_passes == pytest.approx(3 * frame, rel=0.01)  # two objects + background pass
-    multi, _, _ = count_gflop(PAPER, 480, 854, (0.5, 0.75, 1.0), 1)
+    multi, _ = count_gflop(PAPER, 480, 854, (0.5, 0.75, 1.0), 1)
     areas = (288 * 448 + 416 * 672 + 512 * 864) / (512 * 864)  # the 0.5 and 0.75 canvases on top (1.92x)
     assert multi == pytest.approx(frame * areas, rel=0.02)
-    lite, _, _ = count_gflop(LITE, 480, 854, (1.0,), 1)
+    lite, _ = count_gflop(LITE, 480, 854, (1.0,), 1)
     assert 10 < lite < 25
     assert yardstick_gflop(224, 224) == pytest.approx(8.18, abs=0.05)  # ResNet-50: 4.09 GMAC
 
 
-def test_peak_memory_sees_an_allocation_and_the_machine_peak_is_positive():
+def test_peak_memory_sees_an_allocation():
     with PeakMemory(torch.device("cpu")) as memory:
         block = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched
         del block
     assert memory.kind == "rss-sampled" and 48 <= memory.megabytes < 200
-    assert peak_gflops(torch.device("cpu"), torch.float32, seconds=0.02) > 1
 
 
 def test_synthetic_clip_has_the_objects():
@@ -118,30 +112,13 @@ def test_bench_prints_the_table_and_writes_the_json(tmp_path, capsys):
         assert record["fps"] == pytest.approx(1000 / record["ms_per_frame"])
         assert record["ratio"] > 0 and record["yardstick_ms"] > 0
         assert record["gflop_ratio"] == pytest.approx(record["gflop_per_frame"] / record["yardstick_gflop"])
-        assert (
-            0
-            < record["peak_share"]
-            == pytest.approx(
-                record["gflop_per_frame"] / (record["ms_per_frame"] / 1000) / record["machine_peak_gflops"]
-            )
-        )
-        assert list(record["parts_ms"]) == [*PARTS, "rest"] and list(record["parts_gflop"]) == list(PARTS)
-        # the parts come from as many eager frames after the timed ones: on a CPU about as long as those
-        assert min(record["parts_ms"].values()) >= 0 and record["parts_ms"]["encoder"] > 0
-        assert sum(record["parts_ms"].values()) == pytest.approx(np.mean(record["ms_samples"]), rel=0.5)
-        assert sum(record["parts_gflop"].values()) == pytest.approx(record["gflop_per_frame"], rel=1e-6)
     assert [r["objects"] for r in records] == [1, 2]
     assert records[1]["gflop_per_frame"] > 2.5 * records[0]["gflop_per_frame"]  # 3 passes with the background
     printed = capsys.readouterr().out
     assert "weights: random initialisation for lite" in printed
     table = [line for line in printed.splitlines() if line.startswith("|")]
     assert table[0].startswith("| model | scales | obj | dtype | device | size | ms/frame [min–max] | ×R50 |")
-    assert len(table) == 2 * (2 + 2) and table[2].startswith("| lite | 1 | 1 | fp32 | cpu | 64x96 | ")
-    assert (
-        table[4]
-        == "| model | scales | obj | dtype | device | size | encoder | global conv | RF4 | RF3 | RF2 | head | rest |"
-    )
-    assert "where the time goes" in printed
+    assert len(table) == 2 + 2 and table[2].startswith("| lite | 1 | 1 | fp32 | cpu | 64x96 | ")
 
 
 @pytest.mark.parametrize(
@@ -169,34 +146,3 @@ def test_cuda_asked_without_cuda_is_refused(monkeypatch):
 
 def test_parse_size():
     assert parse_size("480p") == (480, 854) and parse_size("720p") == (720, 1280) and parse_size("96x128") == (96, 128)
-
-
-def test_cuda_levers_add_cuda_graphs_last_and_only_there():
-    from rgmp.bench.levers import levers_for
-    from rgmp.model import build_model
-
-    model = build_model(LITE)
-    cpu, cuda = levers_for(model, "cpu"), levers_for(model, "cuda")
-    assert [lever.name for lever in cuda][-1] == "+ CUDA graphs" and cuda[-1].low_precision
-    assert all(lever.options.get("cuda_graphs") is False for lever in cuda[:-1])  # the steps before stay eager
-    assert "+ CUDA graphs" not in [lever.name for lever in cpu] and cpu[-1].threads == 1
-
-
-def test_levers_time_each_step_and_the_authors_inference(tmp_path, capsys):
-    out = tmp_path / "levers.json"
-    bench("--levers", "--models", "lite,paper", "--sizes", "64x96", "--repeats", "1", "--json", str(out))
-    records = json.loads(out.read_text())
-    levers = [(r["model"], r["lever"]) for r in records]
-    assert levers[0] == ("lite", "baseline: fp32, contiguous, BatchNorm as layers")
-    assert ("paper", "authors' inference (re-expressed, fp32)") in levers
-    assert ("paper", "fastest, padding only to the stride (not as released)") in levers
-    assert not any("padding" in lever for model, lever in levers if model == "lite")  # already minimal
-    for record in records:
-        assert record["ms_per_frame"] > 0 and record["ratio"] > 0 and record["yardstick_ms"] > 0
-        low = "low" if "autocast" in record["lever"] or record["lever"].startswith("fastest") else "fp32"
-        assert record["dtype"] == ("bf16" if low == "low" else "fp32")
-        assert record["threads"] == (1 if "1 thread" in record["lever"] else torch.get_num_threads())
-    table = [line for line in capsys.readouterr().out.splitlines() if line.startswith("|")]
-    assert table[0].startswith("| model | lever | dtype | threads | ms/frame | fps | ×R50 fp32 | vs first row |")
-    assert len(table) == 2 + len(records)
-    assert table[2].split("|")[8].strip() == "1.00×"  # the first row is the reference of its model

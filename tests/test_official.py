@@ -17,7 +17,7 @@ from rgmp.model import build_model
 from rgmp.weights import WeightsError, convert_official, load_model, official_key
 
 pytest.importorskip("cv2", reason="the oracle needs opencv-python-headless (cv2)")
-from rgmp.bench import released  # noqa: E402
+import released  # noqa: E402
 
 
 def to_official(model: torch.nn.Module, keys: list[tuple[str, tuple[int, ...]]]) -> dict[str, torch.Tensor]:

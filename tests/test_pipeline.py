@@ -108,15 +108,21 @@ def test_the_reader_and_the_writers_yield_the_cpu_to_the_network():
         return os.sched_getscheduler(0)
 
     before, seen = policy(), []
-    with BackgroundWriter() as writer:
+    with BackgroundWriter(priority="idle") as writer:
         writer.submit(lambda: seen.append(policy()))
 
     def source():
         seen.append(policy())
         yield 1
 
-    assert list(prefetch(source())) == [1]
+    assert list(prefetch(source(), priority="idle")) == [1]
     assert seen == [os.SCHED_IDLE, os.SCHED_IDLE] and policy() == before  # the caller keeps its own policy
+    seen.clear()
+    with BackgroundWriter() as writer:  # the default: the threads keep the process's priority
+        writer.submit(lambda: seen.append(policy()))
+    assert list(prefetch(source())) == [1] and seen == [before, before]
+    with pytest.raises(ValueError, match="priority must be one of normal, idle"):
+        BackgroundWriter(priority="low")  # type: ignore[arg-type]
 
 
 def test_openmp_spin_is_shortened_unless_the_user_chose_it(monkeypatch):

@@ -26,13 +26,13 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
+from rgmp.data import davis
 from rgmp.errors import InputError
 
 LabelFormat = Literal["binary", "binary_any", "indexed", "auto", "mat"]
 STATIC_KINDS = ("voc", "sbd", "ecssd", "msra10k", "folder")
 VIDEO_KINDS = ("davis2016", "davis2017", "ytvos")
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
-VOID = 255
 
 
 class DatasetError(InputError):
@@ -94,17 +94,23 @@ def read_image(path: Path) -> np.ndarray:
 
 
 def read_labels(path: Path, labels: LabelFormat) -> np.ndarray:
-    """(H, W) uint8 label map: 0 background, 1..K instances, 255 void."""
+    """(H, W) uint8 label map: 0 background, 1..K instances, 255 void.
+
+    "indexed" (DAVIS-2017, VOC, YouTube-VOS) and "binary_any" (DAVIS-2016) masks are read as DAVIS annotations
+    (:func:`rgmp.data.davis.read_annotation`).
+    """
     if labels == "mat":
         from scipy.io import loadmat
 
         inst = loadmat(str(path), squeeze_me=True, struct_as_record=False)["GTinst"].Segmentation
         return np.asarray(inst, dtype=np.uint8)
+    if labels in ("indexed", "binary_any"):
+        return davis.read_annotation(path, "2017" if labels == "indexed" else "2016")
     with Image.open(path) as im:
-        if labels == "indexed" or (labels == "auto" and im.mode == "P"):
-            return np.asarray(im if im.mode in ("P", "L") else im.convert("L"), dtype=np.uint8).copy()
+        if labels == "auto" and im.mode == "P":
+            return np.asarray(im, dtype=np.uint8).copy()
         grey = np.asarray(im.convert("L"))
-    return (grey > (0 if labels == "binary_any" else 127)).astype(np.uint8)
+    return (grey > 127).astype(np.uint8)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -169,13 +175,10 @@ def video_entries(spec: DatasetSpec, exclude: tuple[str, ...] = ()) -> list[Vide
     """The clips of a video dataset (sequences named in ``exclude`` are left out), annotated frames only."""
     root = _require(spec.path, f"dataset {spec.kind}")
     if spec.kind in ("davis2016", "davis2017"):
-        frames_root, masks_root = root / "JPEGImages" / "480p", root / "Annotations" / "480p"
-        image_sets = root / "ImageSets" / ("480p" if spec.kind == "davis2016" else "2017")
-        list_file = image_sets / f"{spec.split or 'train'}.txt"
+        frames_root, masks_root = davis.frames_root(root), davis.annotations_root(root)
+        list_file = davis.image_set_path(root, "2016" if spec.kind == "davis2016" else "2017", spec.split or "train")
         if list_file.is_file():
-            names = list(
-                dict.fromkeys(_video_name(line) for line in list_file.read_text().splitlines() if line.strip())
-            )
+            names = davis.read_image_set(list_file)
         else:
             names = sorted(d.name for d in _require(frames_root, "frame folder").iterdir() if d.is_dir())
         labels: LabelFormat = "binary_any" if spec.kind == "davis2016" else "indexed"
@@ -201,9 +204,3 @@ def video_entries(spec: DatasetSpec, exclude: tuple[str, ...] = ()) -> list[Vide
     if not clips:
         raise DatasetError(f"{spec}: no clips with at least two annotated frames")
     return clips
-
-
-def _video_name(line: str) -> str:
-    """A sequence name from an image-set line: ``bear`` or ``/JPEGImages/480p/bear/00000.jpg ...``."""
-    first = line.split()[0]
-    return Path(first).parent.name if "/" in first else first

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from rgmp.io.masks import VOID
 from rgmp.model import RGMP
 from train.recurrence import Unrolled, clip_loss
 from train.samples import ArrayEntry, PairGenerator, PairOptions
@@ -58,7 +59,7 @@ def online_finetune(
         raise ValueError(f"online learning needs an (H, W, 3) uint8 RGB frame, got {frame.shape} {frame.dtype}")
     if mask.shape != frame.shape[:2]:
         raise ValueError(f"mask {mask.shape} does not match the frame {frame.shape[:2]}")
-    if not ((mask > 0) & (mask < 255)).any():
+    if not ((mask > 0) & (mask != VOID)).any():
         raise ValueError("online learning needs at least one object in the mask")
     labels = mask.astype(np.uint8)
     generator = PairGenerator([ArrayEntry(frame, labels)], None, PairOptions(size=size, strategy2=0.0, min_pixels=1))

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from rgmp.io.masks import VOID
 from rgmp.model import RGMP
 
 
@@ -46,9 +47,9 @@ class Unrolled(nn.Module):
 
 
 def clip_loss(logits: Tensor, labels: Tensor) -> Tensor:
-    """Cross-entropy averaged over every step and pixel; void (255) pixels are ignored.
+    """Cross-entropy averaged over every step and pixel; void (:data:`~rgmp.io.masks.VOID`) pixels are ignored.
 
     logits: (B, n, 2, H, W); labels: (B, N, H, W) int64 with N >= n.
     """
     n = logits.shape[1]
-    return F.cross_entropy(logits.flatten(0, 1).float(), labels[:, :n].flatten(0, 1), ignore_index=255)
+    return F.cross_entropy(logits.flatten(0, 1).float(), labels[:, :n].flatten(0, 1), ignore_index=VOID)

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from rgmp.io.masks import VOID
 from train.datasets import StaticEntry, VideoEntry, read_image, read_labels
 from train.transforms import (
-    VOID,
     AffineRange,
     ColourRange,
     DeformRange,

@@ -4,7 +4,6 @@ where they start from (fresh, ``--init`` or ``--resume``), and what each checkpo
 from __future__ import annotations
 
 import os
-import platform
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import torch
 
 from rgmp.config import LITE_ENCODERS, PRESETS
+from rgmp.device import device_name
 from rgmp.model import RGMP, build_model
 from rgmp.weights import WeightsError, load_lite_imagenet, load_model, read_weights_file, save_checkpoint
 from train.config import TrainConfig
@@ -162,13 +162,9 @@ def start_or_resume(config: TrainConfig, resume: bool, device: torch.device) -> 
 def hardware_description(device: torch.device, world_size: int) -> str:
     """E.g. "NVIDIA H100 80GB HBM3" or "Intel(R) Xeon(R) ... (2 cores), 1 torch thread(s)"."""
     if device.type == "cuda":
-        what = torch.cuda.get_device_name(device)
+        what = device_name(device)
     else:
-        cpu = platform.processor() or platform.machine()
-        cpuinfo = Path("/proc/cpuinfo")
-        if cpuinfo.is_file():
-            names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if "model name" in line]
-            cpu = names[0] if names else cpu
+        cpu = device_name(torch.device("cpu"))
         what = f"{cpu} ({os.cpu_count()} cores), {torch.get_num_threads()} torch thread(s)"
     return f"{world_size} × {what}" if world_size > 1 else what
 

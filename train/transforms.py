@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-VOID = 255
-
 
 @dataclass(frozen=True)
 class AffineRange:

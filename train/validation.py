@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from rgmp.inference import Session, SessionOptions
+from rgmp.io.masks import VOID
 from rgmp.metrics import db_statistics, evaluate_semisupervised, global_statistics
 from rgmp.model import RGMP
 from train.config import TrainConfig
@@ -27,7 +28,7 @@ def validation_clips(config: TrainConfig) -> list[VideoEntry]:
 def score_clip(model: RGMP, clip: VideoEntry, device: torch.device, size: int | None) -> tuple[np.ndarray, np.ndarray]:
     """Propagate the first mask of a clip; returns per-object, per-frame (J, F) as the official evaluation."""
     gt = np.stack([read_labels(m, clip.labels) for m in clip.masks])
-    gt = np.where(gt == 255, 0, gt)
+    gt = np.where(gt == VOID, 0, gt)
     session = Session(model, device, SessionOptions(size=size))
     frames = (read_image(f) for f in clip.frames)
     pred = np.stack([r.labels for r in session.propagate(frames, gt[0])])

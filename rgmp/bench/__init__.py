@@ -1,6 +1,6 @@
 """Benchmarks: the paper's evaluation tables (Tables 1-6, Figure 1) and the speed benchmark.
 
-``rgmp.bench.commands`` registers ``python -m rgmp benchmark`` (datasets) and ``python -m rgmp bench`` (speed).
+:mod:`rgmp.cli.bench` registers ``python -m rgmp benchmark`` (datasets) and ``python -m rgmp bench`` (speed).
 """
 
 from rgmp.errors import InputError

@@ -3,8 +3,7 @@
 Every reader returns :class:`Sequence` records: frame paths plus, per frame, where its ground truth is. Ground truth
 is read on demand with :func:`read_labels`, so listing thousands of sequences costs only directory listings.
 
-- DAVIS-2016 / DAVIS-2017: ``JPEGImages/<res>/<seq>/*.jpg``, ``Annotations/<res>/<seq>/*.png``,
-  ``ImageSets/<res>/<set>.txt`` (2016: frame-path pairs) or ``ImageSets/2017/<set>.txt`` (sequence names).
+- DAVIS-2016 / DAVIS-2017: read with :mod:`rgmp.data.davis`.
 - SegTrack v2: ``JPEGImages/<seq>/*``, ``GroundTruth/<seq>/*`` (one object) or ``GroundTruth/<seq>/<k>/*``
   (object k), optional ``ImageSets/all.txt``; masks matched to frames by order.
 - JumpCut: ``<seq>/*`` frames and ``<seq>/gt/<frame stem>.png`` masks.
@@ -22,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 from rgmp.bench import BenchmarkError
-from rgmp.evaluation import EvaluationError, read_image_set
-from rgmp.io.masks import MaskError, read_mask
+from rgmp.data import davis
+from rgmp.io.masks import VOID
 from rgmp.io.video import VideoError, list_frame_folder
 
 DatasetName = Literal["davis2016", "davis2017", "segtrackv2", "jumpcut"]
@@ -32,9 +31,9 @@ DATASETS: tuple[str, ...] = ("davis2016", "davis2017", "segtrackv2", "jumpcut")
 LabelSource = tuple[Path, ...]
 """Ground truth of one frame: one label-map PNG (DAVIS), or one binary mask per object (object k = entry k-1)."""
 
-Encoding = Literal["indexed", "nonzero", "binary"]
-"""How ground-truth files read: "indexed" label maps (DAVIS-2017: palette indices, 255 = void), "nonzero" (DAVIS-2016:
-one object wherever the value is > 0), "binary" (one file per object, object wherever gray > 127)."""
+Encoding = Literal["2016", "2017", "binary"]
+"""How ground-truth files read: DAVIS annotations of that year (:func:`rgmp.data.davis.read_annotation`), or "binary"
+(one file per object, object wherever gray > 127)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ def read_dataset(
         raise BenchmarkError(f"dataset folder not found: {root}")
     if dataset in ("davis2016", "davis2017"):
         names = _davis_names(root, dataset, subset, resolution)
-        encoding = "nonzero" if dataset == "davis2016" else "indexed"
+        encoding = "2016" if dataset == "davis2016" else "2017"
         build = lambda name: _davis_sequence(root, name, resolution, encoding)  # noqa: E731
     elif dataset == "segtrackv2":
         names = _segtrack_names(root)
@@ -115,10 +114,9 @@ def read_labels(sequence: Sequence, index: int) -> np.ndarray:
         raise BenchmarkError(f"{sequence.name}: frame {index} ({sequence.frames[index].name}) has no ground truth")
     if sequence.encoding != "binary":
         try:
-            labels = read_mask(source[0])
-        except MaskError as err:
+            return davis.read_annotation(source[0], sequence.encoding)
+        except davis.DavisError as err:
             raise BenchmarkError(str(err)) from None
-        return (labels > 0).astype(np.uint8) if sequence.encoding == "nonzero" else labels
     labels: np.ndarray | None = None
     for object_id, path in enumerate(source, start=1):
         mask = _read_binary(path)
@@ -149,7 +147,7 @@ def num_objects(sequence: Sequence) -> int:
     if sequence.encoding == "binary":
         return len(next(s for s in sequence.labels if s is not None))
     first = read_labels(sequence, 0)
-    return int(np.where(first == 255, 0, first).max())
+    return int(np.where(first == VOID, 0, first).max())
 
 
 def read_frame(path: Path) -> np.ndarray:
@@ -181,8 +179,8 @@ def _frames(folder: Path) -> list[Path]:
 
 def _davis_names(root: Path, dataset: str, subset: str, resolution: str) -> list[str]:
     try:
-        return read_image_set(root, "2017" if dataset == "davis2017" else "2016", subset, resolution)
-    except EvaluationError as err:
+        return davis.sequence_names(root, "2017" if dataset == "davis2017" else "2016", subset, resolution)
+    except davis.DavisError as err:
         raise BenchmarkError(str(err)) from None
 
 
@@ -192,8 +190,8 @@ def _matching(frames: list[Path], folder: Path) -> tuple[LabelSource | None, ...
 
 
 def _davis_sequence(root: Path, name: str, resolution: str, encoding: Encoding) -> Sequence:
-    frames = _frames(root / "JPEGImages" / resolution / name)
-    annotations = root / "Annotations" / resolution / name
+    frames = _frames(davis.frames_root(root, resolution) / name)
+    annotations = davis.annotations_root(root, resolution) / name
     labels = _matching(frames, annotations)
     if labels[0] is None:
         raise BenchmarkError(f"{name}: the first frame has no annotation in {annotations}")

@@ -3,9 +3,9 @@
 One session runs through a real clip in blocks of frames that take turns: a block of the network alone (frames
 already decoded, results dropped) and a block with everything around it, as ``segment`` or the demo does it
 (frames decoded ahead from the file, and that writer set's files and videos, written and closed before the block
-ends). Each block with I/O is set against the mean of the two blocks alone beside it, a few seconds apart.
-Back-to-back whole runs on the shared 2-core machine here drifted by up to ±30% between runs, which buried a
-difference of a few percent; the paired blocks tell such changes apart.
+ends; reader and writers at the idle priority, as the entry points run them). Each block with I/O is set against
+the mean of the two blocks alone beside it, a few seconds apart, so that a shared machine's drift between whole runs
+does not bury a difference of a few percent.
 
 Last come blocks of the I/O alone: the same reader and writers with the network skipped (a warm-up frame's result
 written for each frame). Their rate is the most the host can feed and write, whatever the device: a fast GPU
@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import os
 import shutil
 import statistics
 import tempfile
@@ -31,7 +30,7 @@ import numpy as np
 import torch
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import device_name
+from rgmp.device import device_name
 from rgmp.inference import Session
 from rgmp.io.outputs import ClipWriter
 from rgmp.io.pipeline import prefetch
@@ -52,9 +51,9 @@ def _open_writer(kind: str, folder: Path, fps: float) -> ClipWriter:
     """A fresh writer set into ``folder``, as the command line (``cli``) or the demo (level-1 PNGs) writes."""
     overlay = folder / "overlay.mp4"
     if kind == "cli":
-        return ClipWriter(folder, overlay_path=overlay, fps=fps)
+        return ClipWriter(folder, overlay_path=overlay, fps=fps, priority="idle")
     cutout = None if kind == "demo-none" else folder / "cutout.mp4"
-    return ClipWriter(folder, png_level=1, overlay_path=overlay, cutout_path=cutout, fps=fps)
+    return ClipWriter(folder, png_level=1, overlay_path=overlay, cutout_path=cutout, fps=fps, priority="idle")
 
 
 def _looped(video: Path) -> Iterator[np.ndarray]:
@@ -100,7 +99,7 @@ def run_end_to_end(
     fps = probe_video(video).fps
     in_memory = [frame for _, frame in zip(range(MAX_FRAMES_IN_MEMORY), iter_video(video), strict=False)]
     state: dict[str, Any] = {"io": False}
-    decoded = prefetch(_looped(video))
+    decoded = prefetch(_looped(video), priority="idle")
 
     def frames() -> Iterator[np.ndarray]:
         for index in itertools.count():
@@ -157,16 +156,8 @@ def run_end_to_end(
     ]
 
 
-def _record(
-    kind: str,
-    slot: int,
-    kinds: int,
-    alone: list[float],
-    rates: list[float],
-    io_rates: list[float],
-    block: int,
-    session: Session,
-) -> dict[str, Any]:
+def _record(kind: str, slot: int, kinds: int, alone: list[float], rates: list[float], io_rates: list[float],
+            block: int, session: Session) -> dict[str, Any]:  # fmt: skip
     """One writer set's record. Its i-th block ran between the alone blocks ``i * kinds + slot`` and the next."""
     beside = [(alone[i * kinds + slot] + alone[i * kinds + slot + 1]) / 2 for i in range(len(rates))]
     ratios = sorted(rate / base for rate, base in zip(rates, beside, strict=True))
@@ -187,8 +178,6 @@ def _record(
         "ratio_q1": ratios[len(ratios) // 4],
         "ratio_q3": ratios[(3 * len(ratios)) // 4],
         "ratio_of_sums": sum(1 / r for r in beside) / sum(1 / r for r in rates),
-        "gomp_spincount": os.environ.get("GOMP_SPINCOUNT"),
-        "cpu_count": os.cpu_count(),
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rgmp.bench.paper import RGMP, TABLE1_DAVIS2016
 from rgmp.bench.records import RunSummary
+from rgmp.io.files import atomic_path
 
 LABEL_OFFSETS: dict[str, tuple[int, int, str]] = {"MaskTrack": (-6, -12, "right")}
 """Label placement (points right, points up, alignment) for methods whose labels would overlap."""
@@ -34,14 +35,8 @@ def speed_accuracy_figure(summaries: Sequence[RunSummary], path: Path) -> Path:
         paper_rgmp = row.method == RGMP
         ax.scatter(fps, j, s=60 if paper_rgmp else 36, c="tab:red" if paper_rgmp else "0.35", zorder=3)
         dx, dy, align = LABEL_OFFSETS.get(row.method, (6, 4, "left"))
-        ax.annotate(
-            f"{row.method} (paper)" if paper_rgmp else row.method,
-            (fps, j),
-            textcoords="offset points",
-            xytext=(dx, dy),
-            ha=align,
-            fontsize=8,
-        )
+        name = f"{row.method} (paper)" if paper_rgmp else row.method
+        ax.annotate(name, (fps, j), textcoords="offset points", xytext=(dx, dy), ha=align, fontsize=8)
     ours = [s for s in summaries if s.settings.dataset == "davis2016" and s.frames and s.seconds > 0]
     for s in ours:
         fps, j = 1.0 / s.seconds_per_frame, 100 * s.metrics["J-Mean"]
@@ -57,12 +52,9 @@ def speed_accuracy_figure(summaries: Sequence[RunSummary], path: Path) -> Path:
     ax.set_title("Speed and accuracy on DAVIS-2016 (after Figure 1 of the RGMP paper)", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
     try:
-        fig.savefig(tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format=path.suffix.lstrip("."))
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path

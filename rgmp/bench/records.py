@@ -108,12 +108,8 @@ class RunSettings:
     @property
     def variant(self) -> str:
         """The paper's name for this configuration: "RGMP", "−Ref", "−Prev", "+OL", "+GRU", or a combination."""
-        flags = (
-            (self.no_reference, ABLATION_NO_REF),
-            (self.no_previous, ABLATION_NO_PREV),
-            (self.online, ADDON_ONLINE),
-            (self.memory, ADDON_GRU),
-        )
+        flags = ((self.no_reference, ABLATION_NO_REF), (self.no_previous, ABLATION_NO_PREV),
+                 (self.online, ADDON_ONLINE), (self.memory, ADDON_GRU))  # fmt: skip
         return " ".join(name for on, name in flags if on) or RGMP
 
     @property
@@ -187,14 +183,9 @@ class RunSummary:
         return self.seconds / self.frames if self.frames else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "settings": self.settings.to_dict(),
-            "metrics": self.metrics,
-            "sequences": self.sequences,
-            "frames": self.frames,
-            "seconds": self.seconds,
-            "seconds_per_frame": self.seconds_per_frame,
-        }
+        return {"settings": self.settings.to_dict(), "metrics": self.metrics, "sequences": self.sequences,
+                "frames": self.frames, "seconds": self.seconds,
+                "seconds_per_frame": self.seconds_per_frame}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -222,13 +213,8 @@ def summarize(settings: RunSettings, records: Sequence[SequenceRecord]) -> RunSu
         for d in settings.distances:
             per_sequence = [_mean([r["error"] for r in rec.rows if r["d"] == d]) for rec in records]
             metrics[f"d={d}"] = _mean(per_sequence)
-    return RunSummary(
-        settings,
-        metrics,
-        sequences=len(records),
-        frames=sum(r.frames for r in records),
-        seconds=sum(r.seconds for r in records),
-    )
+    frames, seconds = sum(r.frames for r in records), sum(r.seconds for r in records)
+    return RunSummary(settings, metrics, sequences=len(records), frames=frames, seconds=seconds)
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -295,16 +281,8 @@ def summary_csv(summaries: Sequence[RunSummary]) -> str:
         metric_names += [m for m in s.metrics if m not in metric_names]
     header = ("Dataset", "Variant", "Label", *metric_names, "Sequences", "Frames", "Seconds-per-frame", "Signature")
     rows = [
-        [
-            s.settings.dataset,
-            s.settings.variant,
-            s.settings.label(),
-            *(float(s.metrics.get(m, math.nan)) for m in metric_names),
-            s.sequences,
-            s.frames,
-            s.seconds_per_frame,
-            s.settings.signature(),
-        ]
+        [s.settings.dataset, s.settings.variant, s.settings.label(), *(float(s.metrics.get(m, math.nan)) for m in
+         metric_names), s.sequences, s.frames, s.seconds_per_frame, s.settings.signature()]
         for s in summaries
-    ]
+    ]  # fmt: skip
     return csv_text(header, rows)

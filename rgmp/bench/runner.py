@@ -8,7 +8,7 @@ and on rank 0 waits for every record (a file barrier) and calls :func:`gather`.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
@@ -19,6 +19,7 @@ from rgmp.bench.datasets import read_dataset, read_frame, read_labels, read_obje
 from rgmp.bench.figure import speed_accuracy_figure
 from rgmp.bench.measures import frame_mean_iou, intersection_union, jumpcut_error, segtrack_iou
 from rgmp.bench.records import (
+    DAVIS_ROW_COLUMNS,
     RUN_FORMAT,
     RunSettings,
     RunSummary,
@@ -30,7 +31,6 @@ from rgmp.bench.records import (
     summary_csv,
     write_json,
 )
-from rgmp.bench.sharding import wait_until
 from rgmp.bench.tables import report
 from rgmp.distributed import shard
 from rgmp.evaluation import evaluate_davis
@@ -42,12 +42,9 @@ from rgmp.io.masks import write_mask
 def read_sequences(settings: RunSettings) -> list[Clip]:
     """The run's sequences, read from the dataset folder."""
     return read_dataset(
-        settings.dataset,  # type: ignore[arg-type]
-        settings.root,
-        subset=settings.subset,
-        sequences=settings.sequences,
+        settings.dataset, settings.root, subset=settings.subset, sequences=settings.sequences,  # type: ignore[arg-type]
         resolution=settings.resolution,
-    )
+    )  # fmt: skip
 
 
 def claim_folder(out: Path, settings: RunSettings, sequences: Sequence[Clip]) -> None:
@@ -67,16 +64,9 @@ def claim_folder(out: Path, settings: RunSettings, sequences: Sequence[Clip]) ->
                 "choose another --out"
             )
         return
-    write_json(
-        path,
-        {
-            "format": RUN_FORMAT,
-            "version": 1,
-            "signature": settings.signature(),
-            "settings": settings.to_dict(),
-            "sequences": [s.name for s in sequences],
-        },
-    )
+    names = [s.name for s in sequences]
+    write_json(path, {"format": RUN_FORMAT, "version": 1, "signature": settings.signature(),
+                      "settings": settings.to_dict(), "sequences": names})  # fmt: skip
 
 
 def run_share(
@@ -125,12 +115,35 @@ def run_share(
         return None
     names = [s.name for s in sequences]
     wait_until(
-        lambda: not _missing(out, names, settings),
-        timeout=wait,
-        poll=poll,
-        failed=lambda: _failure(out, settings),
+        lambda: not _missing(out, names, settings), timeout=wait, poll=poll, failed=lambda: _failure(out, settings)
     )
     return gather(out)
+
+
+def wait_until(
+    ready: Callable[[], bool], *, timeout: float, poll: float = 2.0, failed: Callable[[], str | None] = lambda: None
+) -> None:
+    """Block until ``ready()`` is true: the file barrier of the ranks' score files.
+
+    Args:
+        ready: checks whether everything awaited is there.
+        timeout: seconds to wait at most.
+        poll: seconds between checks.
+        failed: returns a message when waiting is pointless (another rank reported a failure), else None.
+
+    Raises:
+        BenchmarkError: on timeout or when ``failed()`` returns a message.
+    """
+    deadline = time.monotonic() + timeout
+    while not ready():
+        message = failed()
+        if message:
+            raise BenchmarkError(message)
+        if time.monotonic() >= deadline:
+            raise BenchmarkError(
+                f"gave up waiting after {timeout:.0f} s for the other ranks; when they finish, combine with --gather"
+            )
+        time.sleep(poll)
 
 
 def gather(out: Path) -> RunSummary:
@@ -219,17 +232,10 @@ def _davis(settings: RunSettings, sequence: Clip, session: Session, out: Path) -
         progress=False,
     )
     rows = [
-        {
-            "object": o.object_id,
-            "J-Mean": o.j_mean,
-            "J-Recall": o.j_recall,
-            "J-Decay": o.j_decay,
-            "F-Mean": o.f_mean,
-            "F-Recall": o.f_recall,
-            "F-Decay": o.f_decay,
-        }
+        {"object": o.object_id, **dict(zip(DAVIS_ROW_COLUMNS, (o.j_mean, o.j_recall, o.j_decay, o.f_mean,
+                                                               o.f_recall, o.f_decay), strict=True))}
         for o in evaluation.objects
-    ]
+    ]  # fmt: skip
     return SequenceRecord(sequence.name, len(sequence) - 1, seconds, rows, settings.signature())
 
 
@@ -250,13 +256,10 @@ def _segtrack(settings: RunSettings, sequence: Clip, session: Session, out: Path
             intersections[k].append(i)
             unions[k].append(u)
     rows = [
-        {
-            "object": k + 1,
-            "IoU": segtrack_iou(intersections[k], unions[k]),
-            "IoU-frame-mean": frame_mean_iou(intersections[k], unions[k]),
-        }
+        {"object": k + 1, "IoU": segtrack_iou(intersections[k], unions[k]),
+         "IoU-frame-mean": frame_mean_iou(intersections[k], unions[k])}
         for k in range(num_objects)
-    ]
+    ]  # fmt: skip
     return SequenceRecord(sequence.name, len(sequence) - 1, seconds, rows, settings.signature())
 
 

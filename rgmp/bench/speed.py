@@ -1,15 +1,15 @@
-"""Speed benchmark: where the time goes per frame, against a ResNet-50 yardstick timed in the same run.
+"""Speed benchmark: time per frame against a ResNet-50 yardstick timed in the same run.
 
 Every case segments a synthetic clip with :class:`rgmp.inference.Session` (so it measures what users run: padding,
 scales, merging, the channels-last fast path) and records, for the target frames after warm-up, the median time and
-its spread, the reference-encoding time, frames per second, peak memory, GFLOP per frame and the share of the
-machine's measured peak. A plain torchvision ResNet-50 forward at the same input size, device and precision is timed
-right before each case, and each figure is also given as a ratio to it: machines are noisy, ratios travel.
+its spread, the reference-encoding time, frames per second, peak memory and GFLOP per frame. A plain torchvision
+ResNet-50 forward at the same input size, device and precision is timed beside each case, and each figure is also
+given as a ratio to it: machines are noisy, ratios travel.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import itertools
 import math
 import statistics
 import time
@@ -25,33 +25,22 @@ from torch.utils.flop_counter import FlopCounterMode
 from tqdm import tqdm
 
 from rgmp.bench import BenchmarkError
-from rgmp.bench.machine import PeakMemory, device_name, peak_gflops, synchronize
+from rgmp.bench.memory import PeakMemory
 from rgmp.bench.tables import markdown_table
 from rgmp.config import PRESETS, ModelConfig
-from rgmp.device import DTYPES, parse_dtype
-from rgmp.inference import PreparedNetwork, Session, SessionOptions
+from rgmp.device import DTYPES, device_name, parse_dtype, synchronize
+from rgmp.inference import Session, SessionOptions
 from rgmp.inference.geometry import Canvas
 from rgmp.inference.merge import uses_background_pass
 from rgmp.model import RGMP, build_model
 
 SIZES: dict[str, tuple[int, int]] = {"480p": (480, 854), "720p": (720, 1280)}
 SCALE_SETS: dict[int, tuple[float, ...]] = {1: (1.0,), 3: (0.5, 0.75, 1.0)}
-PARTS: dict[str, tuple[str, ...]] = {
-    "encoder": ("encoder",),
-    "global conv": ("decoder.GC", "decoder.convG1", "decoder.convG2"),
-    "RF4": ("decoder.RF4",),
-    "RF3": ("decoder.RF3",),
-    "RF2": ("decoder.RF2",),
-    "head": ("decoder.pred2",),
-}
-"""The network's parts (paper Fig. 2) and their submodules, for the breakdown of a frame's time and FLOP; the
-rest of a frame (resizing, padding, the final upsampling, merging, moving the result to the CPU) is "rest"."""
 RECORD_KEYS: tuple[str, ...] = (
     "model", "weights", "scales", "objects", "merge", "dtype", "device", "device_name", "threads", "height", "width",
     "warmup", "repeats", "ms_per_frame", "ms_min", "ms_max", "ms_samples", "reference_ms", "fps",
-    "peak_memory_mb", "memory_kind", "gflop_per_frame", "reference_gflop", "achieved_gflops",
-    "machine_peak_gflops", "peak_share", "yardstick_ms", "yardstick_memory_mb", "yardstick_gflop",
-    "ratio", "reference_ratio", "memory_ratio", "gflop_ratio", "parts_ms", "parts_gflop",
+    "peak_memory_mb", "memory_kind", "gflop_per_frame", "reference_gflop", "achieved_gflops", "yardstick_ms",
+    "yardstick_memory_mb", "yardstick_gflop", "ratio", "reference_ratio", "memory_ratio", "gflop_ratio",
 )  # fmt: skip
 """Keys of every JSON record, in order."""
 
@@ -132,11 +121,9 @@ def build_cases(axes: Axes, *, full: bool = False) -> list[BenchCase]:
         dtypes = axes.dtypes_for(device)
         for model in axes.models:
             if full:
-                for count in axes.scale_counts:
-                    for objects in axes.objects:
-                        for dtype in dtypes:
-                            for size in axes.sizes:
-                                add(model, count, objects, dtype, device, size)
+                grid = itertools.product(axes.scale_counts, axes.objects, dtypes, axes.sizes)
+                for count, objects, dtype, size in grid:
+                    add(model, count, objects, dtype, device, size)
                 continue
             base = (model, axes.scale_counts[0], axes.objects[0], dtypes[0], device, axes.sizes[0])
             add(*base)
@@ -195,7 +182,7 @@ def synthetic_clip(height: int, width: int, objects: int, frames: int, seed: int
 @lru_cache(maxsize=64)
 def count_gflop(
     config: ModelConfig, height: int, width: int, scales: tuple[float, ...], passes: int
-) -> tuple[float, float, tuple[tuple[str, float], ...]]:
+) -> tuple[float, float]:
     """GFLOP of the network passes, counted on the meta device.
 
     Per scale the session runs ``passes`` masks (objects, plus the background pass) through the network on the
@@ -203,15 +190,12 @@ def count_gflop(
     counted (they are not matmuls or convolutions).
 
     Returns:
-        (GFLOP per target frame, GFLOP of the reference encoding, per-part GFLOP per target frame as
-        ``((part, gflop), ...)`` in :data:`PARTS` order).
+        (GFLOP per target frame, GFLOP of the reference encoding).
     """
     with torch.device("meta"):
         model = build_model(config).eval()
-    root = type(model).__name__
     canvas = Canvas.for_frame(height, width, config.pad_mode)
     frame_flop = reference_flop = 0
-    parts = dict.fromkeys(PARTS, 0)
     with torch.inference_mode():
         for scale in scales:
             h, w = canvas.scaled_size(scale, config.pad_mode)
@@ -225,47 +209,7 @@ def count_gflop(
             with counter:
                 model(frame, mask, r5)
             frame_flop += counter.get_total_flops()
-            counts = counter.get_flop_counts()
-            for part, paths in PARTS.items():
-                parts[part] += sum(sum(counts.get(f"{root}.{path}", {}).values()) for path in paths)
-    return frame_flop / 1e9, reference_flop / 1e9, tuple((k, v / 1e9) for k, v in parts.items())
-
-
-class Breakdown:
-    """Time spent in each of :data:`PARTS` while the ``with`` block runs (forward hooks; on a GPU each hook
-    synchronises the device, which costs a little time).
-
-    Attributes:
-        seconds: part → seconds accumulated.
-    """
-
-    def __init__(self, model: RGMP, device: torch.device) -> None:
-        self.model = model
-        self.device = device
-        self.seconds = dict.fromkeys(PARTS, 0.0)
-        self._handles: list = []
-        self._started: dict[int, float] = {}
-
-    def __enter__(self) -> Breakdown:
-        for part, paths in PARTS.items():
-            for path in paths:
-                module = self.model.get_submodule(path)
-                self._handles.append(module.register_forward_pre_hook(self._start))
-                self._handles.append(module.register_forward_hook(lambda m, i, o, part=part: self._stop(m, part)))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        for handle in self._handles:
-            handle.remove()
-        self._handles.clear()
-
-    def _start(self, module: torch.nn.Module, inputs: object) -> None:
-        synchronize(self.device)
-        self._started[id(module)] = time.perf_counter()
-
-    def _stop(self, module: torch.nn.Module, part: str) -> None:
-        synchronize(self.device)
-        self.seconds[part] += time.perf_counter() - self._started.pop(id(module))
+    return frame_flop / 1e9, reference_flop / 1e9
 
 
 @lru_cache(maxsize=16)
@@ -318,18 +262,13 @@ def measure(
     *,
     warmup: int,
     repeats: int,
-    peak: float,
     options: dict[str, Any] | None = None,
-    yardstick_dtype: str | None = None,
 ) -> dict[str, Any]:
     """Measure one case; returns its JSON record (keys :data:`RECORD_KEYS`).
 
     The timed target frames alternate with yardstick forwards, so that both see the same load on a shared machine;
-    ``ratio`` is the median of the per-pair ratios. The time of each network part (:data:`PARTS`) is taken over as
-    many frames again, run eagerly with a hook around each part (on a GPU each hook synchronises the device, and a
-    replayed CUDA graph calls no module, so these frames are not the timed ones). Peak memory is taken over the
-    warm-up only (the reference frame and the warm-up frames; for the yardstick its warm-up forwards), where nothing
-    else runs.
+    ``ratio`` is the median of the per-pair ratios. Peak memory is taken over the warm-up only (the reference frame
+    and the warm-up frames; for the yardstick its warm-up forwards), where nothing else runs.
 
     Args:
         case: the configuration.
@@ -337,29 +276,18 @@ def measure(
         weights: where its weights come from, for the record ("random-init" or a path).
         warmup: target frames (and yardstick forwards) run before timing, at least 1.
         repeats: timed target frames (and yardstick forwards), at least 1.
-        peak: the machine's measured peak GFLOP/s for the case's device and precision.
-        options: :class:`SessionOptions` fields besides the case's scales, and the preparation's ``channels_last``
-            and ``fold_batchnorm`` (:class:`~rgmp.inference.PreparedNetwork`).
-        yardstick_dtype: the yardstick's precision, if not the case's.
+        options: :class:`SessionOptions` fields besides the case's scales.
     """
     if repeats < 1 or warmup < 1:
         raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {warmup} and {repeats}")
     device = torch.device(case.device)
-    yardstick = Yardstick(dataclasses.replace(case, dtype=yardstick_dtype or case.dtype))
+    yardstick = Yardstick(case)
     with PeakMemory(device) as yard_memory:
         for _ in range(warmup):
             yardstick()
-    options = dict(options or {})
-    prepared = PreparedNetwork.build(
-        model,
-        device,
-        dtype=parse_dtype(case.dtype),
-        channels_last=options.pop("channels_last", True),
-        fold_batchnorm=options.pop("fold_batchnorm", True),
-    )
-    options = SessionOptions(scales=case.scales, **options)
-    session = Session(prepared, options=options)
-    frames, mask = synthetic_clip(case.height, case.width, case.objects, 1 + warmup + 2 * repeats)
+    options = SessionOptions(scales=case.scales, **(options or {}))
+    session = Session(model, device, options, dtype=parse_dtype(case.dtype))
+    frames, mask = synthetic_clip(case.height, case.width, case.objects, 1 + warmup + repeats)
     results = session.propagate(iter(frames), mask)
     # next(results) returns once the frame's probabilities reached the CPU, so the device is synchronised
     with PeakMemory(device) as memory:
@@ -370,21 +298,11 @@ def measure(
     for _ in range(repeats):
         timed.append(_timed(lambda: next(results)))
         yard.append(yardstick())
-    if session.uses_graphs:
-        session = Session(prepared, options=dataclasses.replace(options, cuda_graphs=False))
-        results = session.propagate(iter(frames), mask)
-        for _ in range(1 + warmup):
-            next(results)
-    with Breakdown(session.network, device) as breakdown:
-        eager_s = sum(_timed(lambda: next(results)) for _ in range(repeats))
     ms, yard_ms = 1000 * statistics.median(timed), 1000 * statistics.median(yard)
     yard_mb = yard_memory.megabytes
     passes = case.objects + 1 if uses_background_pass(options.merge, case.objects) else case.objects
-    gflop, reference_gflop, part_gflop = count_gflop(model.config, case.height, case.width, case.scales, passes)
-    parts_ms = {part: 1000 * t / repeats for part, t in breakdown.seconds.items()}
-    parts_ms["rest"] = max(0.0, 1000 * eager_s / repeats - sum(parts_ms.values()))
+    gflop, reference_gflop = count_gflop(model.config, case.height, case.width, case.scales, passes)
     yard_gflop = yardstick_gflop(case.height, case.width)
-    achieved = gflop / (ms / 1000)
     return {
         "model": case.model,
         "weights": weights,
@@ -409,9 +327,7 @@ def measure(
         "memory_kind": memory.kind,
         "gflop_per_frame": gflop,
         "reference_gflop": reference_gflop,
-        "achieved_gflops": achieved,
-        "machine_peak_gflops": peak,
-        "peak_share": achieved / peak if peak > 0 else math.nan,
+        "achieved_gflops": gflop / (ms / 1000),
         "yardstick_ms": yard_ms,
         "yardstick_memory_mb": yard_mb,
         "yardstick_gflop": yard_gflop,
@@ -419,8 +335,6 @@ def measure(
         "reference_ratio": 1000 * reference_s / yard_ms,
         "memory_ratio": memory.megabytes / yard_mb if yard_mb > 0 else math.nan,
         "gflop_ratio": gflop / yard_gflop,
-        "parts_ms": parts_ms,
-        "parts_gflop": dict(part_gflop),
     }
 
 
@@ -469,13 +383,9 @@ def run_cases(
         progress: show a progress bar over the cases.
     """
     check_cases(cases, models, warmup, repeats)
-    peaks: dict[tuple[str, str], float] = {}
     records = []
     for case in tqdm(cases, desc="bench", unit="case", disable=not progress):
         model, weights = model_for(case.model, models)
-        key = (case.device, case.dtype)
-        if key not in peaks:
-            peaks[key] = peak_gflops(torch.device(case.device), parse_dtype(case.dtype) or torch.float32)
         slow = case.model == "paper" and torch.device(case.device).type == "cpu"
         records.append(
             measure(
@@ -484,7 +394,6 @@ def run_cases(
                 weights,
                 warmup=warmup if warmup is not None else 1,
                 repeats=repeats if repeats is not None else (2 if slow else 3),
-                peak=peaks[key],
                 options=options,
             )
         )
@@ -503,60 +412,17 @@ def _objects(record: dict[str, Any]) -> str:
 
 def speed_table(records: Iterable[dict[str, Any]]) -> str:
     """The short table for people: one line per case, every figure also as a ratio to the ResNet-50 yardstick."""
-    rows = []
-    for r in records:
-        rows.append(
-            [
-                r["model"],
-                ",".join(f"{s:g}" for s in r["scales"]),
-                _objects(r),
-                r["dtype"],
-                r["device"],
-                f"{r['height']}x{r['width']}",
-                f"{r['ms_per_frame']:.0f} [{r['ms_min']:.0f}–{r['ms_max']:.0f}]",
-                f"{r['ratio']:.2f}",
-                f"{r['reference_ms']:.0f} ({r['reference_ratio']:.2f})",
-                f"{r['fps']:.2f}",
-                f"{r['peak_memory_mb']:.0f} ({r['memory_ratio']:.1f})",
-                f"{r['gflop_per_frame']:.1f} ({r['gflop_ratio']:.2f})",
-                f"{100 * r['peak_share']:.0f}%",
-                f"{r['yardstick_ms']:.0f}",
-            ]
-        )
-    header = [
-        "model",
-        "scales",
-        "obj",
-        "dtype",
-        "device",
-        "size",
-        "ms/frame [min–max]",
-        "×R50",
-        "ref ms (×R50)",
-        "fps",
-        "peak MB (×R50)",
-        "GFLOP (×R50)",
-        "% peak",
-        "R50 ms",
-    ]
-    return markdown_table(header, rows, [False] * 6 + [True] * 8)
-
-
-def breakdown_table(records: Iterable[dict[str, Any]]) -> str:
-    """Where the time goes: per case, each part's ms per frame with its share of the frame's time and of its FLOP."""
-    rows = []
-    for r in records:
-        total_ms = sum(r["parts_ms"].values())
-        total_gflop = sum(r["parts_gflop"].values())
-        cells = []
-        for part in (*PARTS, "rest"):
-            ms = r["parts_ms"][part]
-            flop = f"{100 * r['parts_gflop'][part] / total_gflop:.0f}%" if part in PARTS else "–"
-            cells.append(f"{ms:.0f} ({100 * ms / total_ms:.0f}% / {flop})")
-        rows.append([r["model"], ",".join(f"{s:g}" for s in r["scales"]), _objects(r), r["dtype"], r["device"],
-                     f"{r['height']}x{r['width']}", *cells])  # fmt: skip
-    header = ["model", "scales", "obj", "dtype", "device", "size", *PARTS, "rest"]
-    return markdown_table(header, rows, [False] * 6 + [True] * (len(PARTS) + 1))
+    rows = [
+        [r["model"], ",".join(f"{s:g}" for s in r["scales"]), _objects(r), r["dtype"], r["device"],
+         f"{r['height']}x{r['width']}", f"{r['ms_per_frame']:.0f} [{r['ms_min']:.0f}–{r['ms_max']:.0f}]",
+         f"{r['ratio']:.2f}", f"{r['reference_ms']:.0f} ({r['reference_ratio']:.2f})", f"{r['fps']:.2f}",
+         f"{r['peak_memory_mb']:.0f} ({r['memory_ratio']:.1f})", f"{r['gflop_per_frame']:.1f} ({r['gflop_ratio']:.2f})",
+         f"{r['yardstick_ms']:.0f}"]
+        for r in records
+    ]  # fmt: skip
+    header = ["model", "scales", "obj", "dtype", "device", "size", "ms/frame [min–max]", "×R50", "ref ms (×R50)",
+              "fps", "peak MB (×R50)", "GFLOP (×R50)", "R50 ms"]  # fmt: skip
+    return markdown_table(header, rows, [False] * 6 + [True] * 7)
 
 
 def speed_notes(records: Sequence[dict[str, Any]]) -> str:
@@ -569,11 +435,9 @@ def speed_notes(records: Sequence[dict[str, Any]]) -> str:
         )
     devices = sorted({f"{r['device']} = {r['device_name']}" for r in records})
     threads = sorted({r["threads"] for r in records})
-    peaks = sorted({f"{r['device']} {r['dtype']} {r['machine_peak_gflops']:.0f}" for r in records})
     kinds = sorted({r["memory_kind"] for r in records})
     lines += [
         f"machine: {'; '.join(devices)}; torch threads {', '.join(map(str, threads))}",
-        f"measured peak GFLOP/s (best of matmul and conv): {'; '.join(peaks)}",
         "yardstick (R50): torchvision ResNet-50 forward, random weights, same input size, device and precision; "
         "×R50 = ours / R50",
         "ms/frame: median over the timed frames after warm-up (one frame = all passes, scales and the merge); "

@@ -61,6 +61,14 @@ def _ours_name(summary: RunSummary) -> str:
     return f"**{settings.variant} (ours: {settings.label()})**{mark}"
 
 
+_J_F_TIME = ("J-Mean", "F-Mean", "seconds")
+
+
+def _ours_j_f_time(summary: RunSummary) -> list[str]:
+    """A run's J mean, F mean (percent) and seconds per frame, as the tables show them."""
+    return [percent(summary.metrics["J-Mean"]), percent(summary.metrics["F-Mean"]), seconds(summary.seconds_per_frame)]
+
+
 def _mark(flag: bool | None) -> str:
     return "" if flag is None else ("✓" if flag else "")
 
@@ -72,27 +80,10 @@ def _of(summaries: Sequence[RunSummary], dataset: str) -> list[RunSummary]:
 def table1(summaries: Sequence[RunSummary]) -> str:
     """Table 1: DAVIS-2016 val, J mean, F mean and time; the paper's methods, then our runs."""
     rows = [
-        [
-            r.method,
-            _mark(r.online_learning),
-            _mark(r.post_processing),
-            _paper(r, "J-Mean"),
-            _paper(r, "F-Mean"),
-            _paper(r, "seconds"),
-        ]
+        [r.method, _mark(r.online_learning), _mark(r.post_processing), *(_paper(r, c) for c in _J_F_TIME)]
         for r in TABLE1_DAVIS2016
     ]
-    rows += [
-        [
-            _ours_name(s),
-            _mark(s.settings.online),
-            "",
-            percent(s.metrics["J-Mean"]),
-            percent(s.metrics["F-Mean"]),
-            seconds(s.seconds_per_frame),
-        ]
-        for s in _of(summaries, "davis2016")
-    ]
+    rows += [[_ours_name(s), _mark(s.settings.online), "", *_ours_j_f_time(s)] for s in _of(summaries, "davis2016")]
     header = ["Method", "OL", "PP", "J Mean", "F Mean", "Time (s/frame)"]
     return _section(
         "Table 1 — DAVIS-2016 validation", markdown_table(header, rows, [False, False, False, True, True, True])
@@ -102,10 +93,7 @@ def table1(summaries: Sequence[RunSummary]) -> str:
 def table2(summaries: Sequence[RunSummary]) -> str:
     """Table 2: DAVIS-2017 val (several objects)."""
     rows = [[r.method, _paper(r, "J-Mean"), _paper(r, "F-Mean"), "–"] for r in TABLE2_DAVIS2017]
-    rows += [
-        [_ours_name(s), percent(s.metrics["J-Mean"]), percent(s.metrics["F-Mean"]), seconds(s.seconds_per_frame)]
-        for s in _of(summaries, "davis2017")
-    ]
+    rows += [[_ours_name(s), *_ours_j_f_time(s)] for s in _of(summaries, "davis2017")]
     header = ["Method", "J Mean", "F Mean", "Time (s/frame)"]
     return _section("Table 2 — DAVIS-2017 validation (several objects)", markdown_table(header, rows))
 
@@ -165,10 +153,9 @@ def table6(summaries: Sequence[RunSummary]) -> str:
     }
     rows = []
     for r in TABLE6_ADDONS:
-        paper = [_paper(r, k) for k in ("J-Mean", "F-Mean", "seconds")]
+        paper = [_paper(r, k) for k in _J_F_TIME]
         ours = [
-            [f"{r.method} ({s.settings.label()})", paper[0], percent(s.metrics["J-Mean"]), paper[1]]
-            + [percent(s.metrics["F-Mean"]), paper[2], seconds(s.seconds_per_frame)]
+            [f"{r.method} ({s.settings.label()})", *(c for p in zip(paper, _ours_j_f_time(s), strict=True) for c in p)]
             for s in runs
             if s.settings.variant == r.method
         ]
@@ -187,34 +174,11 @@ def options_table(summaries: Sequence[RunSummary]) -> str:
             "davis2017": ("J&F", "J&F-Mean"),
             "segtrackv2": ("IoU", "IoU"),
         }.get(st.dataset, ("error d=" + str(st.distances[-1]), f"d={st.distances[-1]}"))
-        rows.append(
-            [
-                st.dataset,
-                st.variant,
-                st.model,
-                ",".join(f"{x:g}" for x in st.scales),
-                st.merge,
-                st.precision,
-                st.device,
-                f"{main[0]} {percent(s.metrics.get(main[1]))}",
-                seconds(s.seconds_per_frame),
-                str(s.sequences),
-                st.signature(),
-            ]
-        )
-    header = [
-        "Dataset",
-        "Variant",
-        "Model",
-        "Scales",
-        "Merge",
-        "Precision",
-        "Device",
-        "Score",
-        "s/frame",
-        "Seq.",
-        "Run",
-    ]
+        scales = ",".join(f"{x:g}" for x in st.scales)
+        score = f"{main[0]} {percent(s.metrics.get(main[1]))}"
+        rows.append([st.dataset, st.variant, st.model, scales, st.merge, st.precision, st.device, score,
+                     seconds(s.seconds_per_frame), str(s.sequences), st.signature()])  # fmt: skip
+    header = "Dataset Variant Model Scales Merge Precision Device Score s/frame Seq. Run".split()
     return _section(
         "Runs and their inference options", markdown_table(header, rows, [False] * 7 + [True] * 3 + [False])
     )

@@ -19,8 +19,8 @@ from rgmp.bench import BenchmarkError
 from rgmp.bench.datasets import DATASETS
 from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
 from rgmp.bench.records import RANDOM_INIT, RunSettings
-from rgmp.bench.sharding import check_rank, rank_and_world
 from rgmp.cli.options import adapter, add_inference_arguments
+from rgmp.distributed import check_rank, rank_and_world
 from rgmp.errors import InputError
 from rgmp.inference.merge import MERGE_MODES
 from rgmp.io.files import write_text_atomic
@@ -171,10 +171,13 @@ def _print_outputs(out: Path, dataset: str) -> None:
 
 
 def _rank_world(args: argparse.Namespace) -> tuple[int, int]:
-    env_rank, env_world = rank_and_world()
-    rank = env_rank if args.rank is None else args.rank
-    world = env_world if args.world_size is None else args.world_size
-    check_rank(rank, world)
+    try:
+        env_rank, env_world = rank_and_world()
+        rank = env_rank if args.rank is None else args.rank
+        world = env_world if args.world_size is None else args.world_size
+        check_rank(rank, world)
+    except ValueError as err:
+        raise BenchmarkError(str(err)) from None
     return rank, world
 
 
@@ -243,12 +246,6 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     )
     parser.add_argument("--full", action="store_true", help="every combination of the axes (long on a CPU)")
     parser.add_argument(
-        "--levers",
-        action="store_true",
-        help="instead of the axes: what each optimisation gains, one step at a time (first device and size, one "
-        "object, one scale), with the authors' inference timed in the same run",
-    )
-    parser.add_argument(
         "--end-to-end",
         type=Path,
         metavar="VIDEO",
@@ -299,7 +296,6 @@ def run_bench(args: argparse.Namespace) -> None:
     from rgmp.bench.speed import (
         SCALE_SETS,
         Axes,
-        breakdown_table,
         build_cases,
         default_axes,
         parse_size,
@@ -333,16 +329,12 @@ def run_bench(args: argparse.Namespace) -> None:
         models[network.config.name] = (network, str(path.resolve()))
     if args.end_to_end is not None:
         records = _run_end_to_end(args, models)
-    elif args.levers:
-        records = _run_levers(args, axes, models)
     else:
         records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
                             options={"merge": args.merge}, progress=args.progress)  # fmt: skip
         print(speed_notes(records))
         print()
         print(speed_table(records))
-        print("\nwhere the time goes: ms per frame, eager (share of the frame's time / share of its FLOP)\n")
-        print(breakdown_table(records))
     if args.json is not None:
         text = json.dumps([_json_safe(r) for r in records], indent=2) + "\n"
         if str(args.json) == "-":
@@ -350,20 +342,6 @@ def run_bench(args: argparse.Namespace) -> None:
         else:
             write_text_atomic(args.json, text)
             print(f"wrote {len(records)} records to {args.json}", file=sys.stderr)
-
-
-def _run_levers(args: argparse.Namespace, axes: Any, models: dict) -> list[dict[str, Any]]:
-    """``bench --levers``: the lever table for the chosen models on the first device and size."""
-    from rgmp.bench.levers import lever_table, run_levers
-
-    device, (height, width) = axes.devices[0], axes.sizes[0]
-    records = run_levers(axes.models, models, device, (height, width), warmup=args.warmup, repeats=args.repeats,
-                         progress=args.progress)  # fmt: skip
-    print(f"levers on {device} at {height}x{width}, one object, one scale; torch threads {torch.get_num_threads()}; "
-          "×R50 fp32 = ours / a torchvision ResNet-50 fp32 forward timed beside each row")  # fmt: skip
-    print()
-    print(lever_table(records))
-    return records
 
 
 def _run_end_to_end(args: argparse.Namespace, models: dict) -> list[dict[str, Any]]:

@@ -111,6 +111,7 @@ def run_segment(args: argparse.Namespace) -> None:
             overlay=args.overlay,
             save_probs=args.save_probs,
             on_frame=bar.update,
+            priority="idle",  # the I/O takes the cores the network leaves idle
         )
     print(f"wrote {', '.join(args.format)} masks to {args.out}", file=sys.stderr)
 
@@ -130,6 +131,7 @@ def run_segment_batch(args: argparse.Namespace) -> None:
         formats=args.format,
         fps=args.fps,
         progress=args.progress,
+        priority="idle",
     )
     if result is None:  # not rank 0: rank 0 prints the summary
         return

@@ -26,14 +26,14 @@ from rgmp.inference.geometry import Canvas, resize
 from rgmp.inference.graphs import GraphedPass
 from rgmp.inference.merge import MERGE_MODES, MergeMode, merge, pass_masks
 from rgmp.inference.network import Precision, PreparedNetwork
+from rgmp.io.masks import VOID
 from rgmp.model import RGMP
 
 Direction = Literal["forward", "backward", "both"]
 DIRECTIONS: tuple[str, ...] = ("forward", "backward", "both")
 """Which way a clip is propagated from its annotated frame (see :meth:`Session.propagate`)."""
 MAX_OBJECTS = 254
-"""Object ids 1..254 fit the DAVIS palette; 255 is the DAVIS 'void' label and is ignored in a reference mask."""
-VOID = 255
+"""Object ids 1..254 fit the DAVIS palette; :data:`~rgmp.io.masks.VOID` is ignored in a reference mask."""
 
 
 Adapter = Callable[[RGMP, np.ndarray, np.ndarray], RGMP]

@@ -17,7 +17,7 @@ from rgmp.io.files import atomic_path
 
 __all__ = [
     "DAVIS_PALETTE",
-    "VOID_LABEL",
+    "VOID",
     "MaskError",
     "object_ids",
     "palette_array",
@@ -25,7 +25,9 @@ __all__ = [
     "write_mask",
 ]
 
-VOID_LABEL = 255
+VOID = 255
+"""The label of void / "don't care" pixels in a label map."""
+
 # Grayscale masks whose maximum is below this are taken as label maps stored as 'L'
 # (values kept); brighter ones are binary (0/255, possibly anti-aliased) -> 0/1.
 _GRAY_LABEL_MAX = 128
@@ -193,4 +195,4 @@ def write_mask(path: str | os.PathLike[str], labels: np.ndarray, compress_level:
 def object_ids(labels: np.ndarray) -> list[int]:
     """Sorted object ids present in a label map, without background (0) and void (255)."""
     ids = np.unique(np.asarray(labels))
-    return [int(i) for i in ids if i != 0 and i != VOID_LABEL]
+    return [int(i) for i in ids if i != 0 and i != VOID]

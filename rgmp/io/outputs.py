@@ -3,9 +3,10 @@ benchmark: the masks in the formats asked for (:mod:`rgmp.io.exports`), the prob
 cut-out video; and the zips the demo hands out.
 
 PNGs, drawings and colour conversions run on a pool of background threads, in any order; each video's frames are
-encoded in order on a thread of its own (:mod:`rgmp.io.pipeline`: all at the idle priority, so on a small CPU they
-use the cores the network leaves idle). Results may arrive out of order (a backward pass, then a forward one): the
-videos take them in frame order, and the frames that come before their turn wait in memory, compressed.
+encoded in order on a thread of its own (:mod:`rgmp.io.pipeline`, all at the caller's ``priority``: the entry
+points choose "idle", so that on a small CPU they use the cores the network leaves idle). Results may arrive out of
+order (a backward pass, then a forward one): the videos take them in frame order, and the frames that come before
+their turn wait in memory, compressed.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from rgmp.io.exports import (
 from rgmp.io.files import atomic_path
 from rgmp.io.masks import object_ids, read_mask, write_mask
 from rgmp.io.overlay import cutout, cutout_rgba, overlay, side_by_side
-from rgmp.io.pipeline import BackgroundWriter, writer_threads
+from rgmp.io.pipeline import BackgroundWriter, Priority, writer_threads
 from rgmp.io.video_writer import VideoWriter
 
 if TYPE_CHECKING:
@@ -89,6 +90,7 @@ class ClipWriter:
         fps: the videos' frame rate.
         first_index: the index of the first frame of the videos: results may come in any order, the videos take
             them from this one on, in order.
+        priority: CPU priority of the writing threads (:data:`rgmp.io.pipeline.Priority`).
     """
 
     def __init__(
@@ -104,6 +106,7 @@ class ClipWriter:
         options: VideoOptions = VideoOptions(),
         fps: float = 24.0,
         first_index: int = 0,
+        priority: Priority = "normal",
     ):
         unknown = set(formats) - set(FORMATS)
         if unknown:
@@ -126,8 +129,8 @@ class ClipWriter:
         elif cutout_path is not None:
             videos.append((VideoWriter(cutout_path, fps), self._green_cutout))
         self._videos = [(self._stack.enter_context(video), draw) for video, draw in videos]
-        self._files = self._stack.enter_context(BackgroundWriter(workers=writer_threads()))
-        self._encoders = [self._stack.enter_context(BackgroundWriter()) for _ in self._videos]
+        self._files = self._stack.enter_context(BackgroundWriter(workers=writer_threads(), priority=priority))
+        self._encoders = [self._stack.enter_context(BackgroundWriter(priority=priority)) for _ in self._videos]
 
     def __enter__(self) -> ClipWriter:
         return self

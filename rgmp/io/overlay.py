@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from .masks import DAVIS_PALETTE, VOID_LABEL, palette_array
+from .masks import DAVIS_PALETTE, VOID, palette_array
 
 __all__ = ["contour_mask", "cutout", "cutout_rgba", "overlay", "side_by_side"]
 
@@ -41,7 +41,7 @@ def _labels(labels: np.ndarray) -> np.ndarray:
 
 def _objects(labels: np.ndarray) -> np.ndarray:
     """``(H, W) bool``: pixels that belong to an object (label not 0, not void)."""
-    return (labels != 0) & (labels != VOID_LABEL)
+    return (labels != 0) & (labels != VOID)
 
 
 def contour_mask(labels: np.ndarray, width: int = 2) -> np.ndarray:
@@ -112,7 +112,7 @@ def overlay(
     a = int(round(alpha * 256))
     values = np.arange(256, dtype=np.uint16)[:, None]
     for k in np.flatnonzero(cv2.calcHist([lab], [0], None, [256], [0, 256])):
-        if k == 0 or k == VOID_LABEL:
+        if k == 0 or k == VOID:
             continue
         inside = lab == k
         # The blend in 8.8 fixed point, as a lookup table per channel: (256, 1, 3) for cv2.LUT.

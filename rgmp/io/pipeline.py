@@ -3,8 +3,8 @@
 Decoding (PyAV, Pillow) and encoding (PNG, H.264) release the GIL, so running them beside the network keeps
 the end-to-end frame rate close to the model-only one. Both bound how far they run ahead, so memory stays flat.
 
-On a small CPU the network's OpenMP workers keep every core busy, so the reader and the writers run at the idle
-priority (:func:`lower_thread_priority`) and the entry points shorten OpenMP's spinning
+On a small CPU the network's OpenMP workers keep every core busy, so the entry points run the reader and the
+writers at the idle priority (``priority="idle"``, :func:`lower_thread_priority`) and shorten OpenMP's spinning
 (:func:`shorten_openmp_spin`): the I/O then runs on the cores the network leaves idle between its parallel
 regions, instead of preempting a worker and stalling the whole region.
 """
@@ -17,19 +17,32 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 _DONE = object()
 
+Priority = Literal["normal", "idle"]
+"""CPU priority of a background thread: "normal" (the process's own) or "idle" (:func:`lower_thread_priority`)."""
+PRIORITIES: tuple[str, ...] = ("normal", "idle")
 
-def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
+
+def _priority_setter(priority: Priority) -> Callable[[], None] | None:
+    """What a new thread calls first to take ``priority`` (None: nothing to do)."""
+    if priority not in PRIORITIES:
+        raise ValueError(f"priority must be one of {', '.join(PRIORITIES)}, got {priority!r}")
+    return lower_thread_priority if priority == "idle" else None
+
+
+def prefetch(items: Iterable[T], depth: int = 4, *, priority: Priority = "normal") -> Iterator[T]:
     """Iterate ``items`` in a background thread, at most ``depth`` items ahead of the consumer.
 
     An exception raised while producing is re-raised in the consumer at the same position; closing the returned
     generator early stops the producer, which then closes ``items`` if it can be closed (a generator reading a
-    video file, say). The producer runs at the idle priority (:func:`lower_thread_priority`).
+    video file, say). The producer runs at ``priority``, taken before the source opens anything, so that the
+    source's own threads (a decoder's) inherit it.
     """
+    set_priority = _priority_setter(priority)
     buffer: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
     source = iter(items)
@@ -45,7 +58,8 @@ def prefetch(items: Iterable[T], depth: int = 4) -> Iterator[T]:
         return False
 
     def produce() -> None:
-        lower_thread_priority()  # before the source opens anything, so that its own threads (a decoder's) inherit it
+        if set_priority is not None:
+            set_priority()
         try:
             for item in source:
                 if not offer(item):
@@ -77,10 +91,7 @@ def lower_thread_priority() -> None:
 
     A reader or writer at the network's priority preempts its OpenMP workers, and one preempted worker stalls the
     whole parallel region. Nice 19 still takes its share of a busy core; ``SCHED_IDLE`` does not, and is preempted
-    as soon as a worker wakes. With the writers and the reader at ``SCHED_IDLE`` and OpenMP's spinning shortened
-    (:func:`shorten_openmp_spin`), the network's main thread waited 1.6 instead of 5.8 ms a frame for a core in
-    the CLI with an overlay video (light model, 2 cores), and the CLI's rate went from 82-86% to 92-98% of the
-    network alone's (``python -m rgmp bench --end-to-end``, docs/performance.md).
+    as soon as a worker wakes (the gain end to end: docs/performance.md).
     """
     try:
         os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
@@ -118,16 +129,16 @@ def writer_threads() -> int:
 
 
 class BackgroundWriter:
-    """Runs write jobs on background threads at the lowest CPU priority, at most ``depth`` jobs behind (the
+    """Runs write jobs on background threads at the CPU priority ``priority``, at most ``depth`` jobs behind (the
     producer waits beyond that, which also keeps a starved writer from falling further behind).
 
     With one worker (the default) the jobs run in the order they were submitted; with more they may finish in any
     order. Use as a context manager; an exception in a job is re-raised by the next :meth:`submit` or on exit.
     """
 
-    def __init__(self, depth: int = 8, workers: int = 1) -> None:
+    def __init__(self, depth: int = 8, workers: int = 1, *, priority: Priority = "normal") -> None:
         self._executor = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="rgmp-writer", initializer=lower_thread_priority
+            max_workers=workers, thread_name_prefix="rgmp-writer", initializer=_priority_setter(priority)
         )
         self._pending: deque[Future[Any]] = deque()
         self._depth = depth

@@ -1,11 +1,10 @@
-"""The authors' released RGMP inference, re-expressed for current PyTorch: the tests' oracle and the speed baseline.
+"""The authors' released RGMP inference, re-expressed for current PyTorch: the oracle of ``test_official.py``.
 
 Written from the release's description in RGMP_NOTES.md and kept deliberately literal: the module names are the
 released file's (``Encoder.conv1_p``, ``Encoder.res2``...), BatchNorm is plain ``nn.BatchNorm2d`` in eval mode,
 images and masks are resized with OpenCV exactly as the release does, objects and scales run one at a time in
 Python loops, and the several-object softmax is done on the whole padded canvas. Nothing here is shared with the
-library, so agreement between the two is evidence that the library reproduces the release; and ``python -m rgmp
-bench --levers`` times it as "the authors' code" in the same run as the library (fp32, contiguous tensors).
+library, so agreement between the two is evidence that the library reproduces the release.
 """
 
 from __future__ import annotations

@@ -1,84 +1,18 @@
-"""What the machine can do: measured peak arithmetic rate, and peak memory of a piece of work."""
+"""The peak memory of a piece of work, on a CPU or a GPU."""
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
 import os
-import platform
 import resource
 import sys
 import threading
-import time
 from types import TracebackType
 
 import torch
-import torch.nn.functional as F
 
-
-def synchronize(device: torch.device) -> None:
-    """Wait for the device's queued work (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
-def device_name(device: torch.device) -> str:
-    """Human name of a device: the GPU's name, or the CPU model."""
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    if device.type == "cpu":
-        try:
-            with open("/proc/cpuinfo") as fh:
-                for line in fh:
-                    if line.startswith("model name"):
-                        return line.split(":", 1)[1].strip()
-        except OSError:
-            pass
-        return platform.processor() or "cpu"
-    return device.type
-
-
-def _rate(work, flop: float, device: torch.device, seconds: float) -> float:
-    """GFLOP/s of ``work()`` (``flop`` per call) over about ``seconds``, after one warm-up call."""
-    work()
-    synchronize(device)
-    calls, start = 0, time.perf_counter()
-    while True:
-        work()
-        calls += 1
-        synchronize(device)
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return flop * calls / elapsed / 1e9
-
-
-def peak_gflops(device: torch.device, dtype: torch.dtype, seconds: float = 0.25) -> float:
-    """The machine's measured peak for ``dtype`` on ``device``: the best of two square matmuls and one convolution.
-
-    Matmuls of 1024² and 2048² (CPU) or 4096² and 8192² (GPU), and a 3×3 convolution 256 → 256 channels in
-    channels-last layout (the layout the session runs), each timed for about ``seconds``. The best rate is the
-    reference against which the model's achieved rate is given as a share.
-
-    Returns:
-        GFLOP/s (one multiply-add = 2 FLOP).
-    """
-    sides = (1024, 2048) if device.type == "cpu" else (4096, 8192)
-    best = 0.0
-    with torch.inference_mode():
-        for n in sides:
-            a = torch.randn(n, n, device=device, dtype=dtype)
-            b = torch.randn(n, n, device=device, dtype=dtype)
-            best = max(best, _rate(lambda a=a, b=b: a @ b, 2 * n**3, device, seconds))
-        batch, height, width = (1, 128, 216) if device.type == "cpu" else (8, 128, 216)
-        x = torch.randn(batch, 256, height, width, device=device, dtype=dtype).contiguous(
-            memory_format=torch.channels_last
-        )
-        w = torch.randn(256, 256, 3, 3, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        flop = 2 * 9 * 256 * 256 * batch * height * width
-        best = max(best, _rate(lambda: F.conv2d(x, w, padding=1), flop, device, seconds))
-    return best
+from rgmp.device import synchronize
 
 
 class PeakMemory:
