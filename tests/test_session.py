@@ -195,6 +195,21 @@ def test_online_learning_adapts_a_copy_for_the_clip(model):
         OnlineLearning(steps=-1)
 
 
+def test_the_adapt_hook_sees_the_annotated_frame_at_the_processing_size(model):
+    frames, mask = clip(2, height=64, width=96)
+    seen = []
+
+    def hook(network, frame, labels):
+        seen.append((frame.shape, labels.shape, labels.dtype, sorted(np.unique(labels))))
+        return network
+
+    list(Session(model, "cpu", SessionOptions(adapt=hook, size=32)).propagate(frames, mask))
+    list(Session(model, "cpu", SessionOptions(adapt=hook)).propagate(frames, mask))
+    assert seen[0][:3] == ((32, 48, 3), (32, 48), np.uint8)
+    assert seen[1][:2] == ((64, 96, 3), (64, 96))
+    assert seen[0][3] == seen[1][3] == sorted(np.unique(mask))
+
+
 def test_flip_averaging_is_mirror_symmetric(model):
     """With the mirrored view averaged in, segmenting the mirrored clip gives the mirrored result (64×96 frames
     need no padding, so mirroring commutes with the canvas); without it the network alone is not symmetric."""

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -62,7 +63,8 @@ class SessionOptions:
             batch; None = all of them on a GPU and one at a time on a CPU, where a batch's activations
             outgrow the caches (4 objects of the light model at 480p: 339 ms batched, 249 ms one by one).
         adapt: online learning (paper §4.3): called with a copy of the network, the annotated frame ((H, W, 3)
-            uint8) and its label map before the clip is propagated, it returns the copy adapted to the clip
+            uint8) and its label map, both at the processing size (``size``), before the clip is propagated, it
+            returns the copy adapted to the clip
             (``train.online.OnlineLearning`` is one); None = off. The session's own network is never changed.
         flip: also run every pass on the mirrored frame (with the mirrored reference and guidance) and average
             the two probabilities, as the scales are averaged: twice the passes.
@@ -276,7 +278,7 @@ class Session:
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
         canvas = Canvas.for_frame(*_processing_size(height, width, self.options.size), self.model.config.pad_mode)
-        state = _ClipState(self._clip_model(frame, mask), object_ids, canvas, (height, width))
+        state = _ClipState(self._clip_model(frame, mask, canvas), object_ids, canvas, (height, width))
         onehot = torch.from_numpy(np.stack([mask == i for i in object_ids])).to(self.device).float()
         objects = resize(onehot[None], (canvas.height, canvas.width))[0]
         masks = canvas.pad(pass_masks(self.options.merge, objects))  # (B, padded_h, padded_w)
@@ -295,10 +297,15 @@ class Session:
         state.guidance = masks
         return state
 
-    def _clip_model(self, frame: np.ndarray, mask: np.ndarray) -> RGMP:
-        """The session's network, or with ``adapt`` a copy of it adapted to the clip on the annotated frame."""
+    def _clip_model(self, frame: np.ndarray, mask: np.ndarray, canvas: Canvas) -> RGMP:
+        """The session's network, or with ``adapt`` a copy of it adapted to the clip on the annotated frame (at
+        the canvas' size)."""
         if self.options.adapt is None:
             return self.network
+        if frame.shape[:2] != (canvas.height, canvas.width):
+            size = (canvas.width, canvas.height)
+            frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+            mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
         with torch.inference_mode(False), torch.enable_grad():
             tuned = self.options.adapt(copy.deepcopy(self.model), frame, mask)
         return self.prepared.with_model(tuned).network
