@@ -115,10 +115,12 @@ def run_end_to_end(
             warm = next(results)
         alone = [timed_block(None)]
         timed: dict[str, list[float]] = {kind: [] for kind in writers}
+        beside: dict[str, list[float]] = {kind: [] for kind in writers}  # the mean of the blocks alone around each
         for pair in range(pairs):
             for kind in writers:
                 timed[kind].append(timed_block(kind))
                 alone.append(timed_block(None))
+                beside[kind].append((alone[-2] + alone[-1]) / 2)
             if progress is not None:
                 progress(f"pair {pair + 1}/{pairs}: " + ", ".join(f"{k} {v[-1]:.2f} fps" for k, v in timed.items()))
         io_alone = {kind: [timed_block(kind, network=False) for _ in range(pairs)] for kind in writers}
@@ -128,14 +130,12 @@ def run_end_to_end(
         results.close()
         decoded.close()
         shutil.rmtree(scratch, ignore_errors=True)
-    return [_record(kind, slot, len(writers), alone, timed[kind], io_alone[kind], block, session)
-            for slot, kind in enumerate(writers)]  # fmt: skip
+    return [_record(kind, alone, timed[kind], beside[kind], io_alone[kind], block, session) for kind in writers]
 
 
-def _record(kind: str, slot: int, kinds: int, alone: list[float], rates: list[float], io_rates: list[float],
+def _record(kind: str, alone: list[float], rates: list[float], beside: list[float], io_rates: list[float],
             block: int, session: Session) -> dict[str, Any]:  # fmt: skip
-    """One writer set's record. Its i-th block ran between the blocks alone ``i * kinds + slot`` and the next."""
-    beside = [(alone[i * kinds + slot] + alone[i * kinds + slot + 1]) / 2 for i in range(len(rates))]
+    """One writer set's record: ``rates`` of its blocks, ``beside`` of the blocks alone around each (means)."""
     ratios = sorted(rate / base for rate, base in zip(rates, beside, strict=True))
     return {
         "writers": kind, "writes": WRITERS[kind], "model": session.model.config.name, "device": str(session.device),

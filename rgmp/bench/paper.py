@@ -11,13 +11,10 @@ from dataclasses import dataclass
 
 CHECKED_BRIEF = "RGMP paper, Table 1 (values quoted in the project issue)"
 CHECKED_NOTES = "RGMP paper, as read off into shared/RGMP_NOTES.md"
-DAVIS_2016_RESULTS = (
-    "DAVIS benchmark results, DAVIS-2016 val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
-    "json_data/global_eval_val_2016.js (Jmean, Fmean)"
-)
-DAVIS_2017_RESULTS = (
-    "DAVIS benchmark results, DAVIS-2017 val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
-    "json_data/global_eval_val_2017.js (Jmean, Fmean)"
+DAVIS_2016_RESULTS, DAVIS_2017_RESULTS = (
+    f"DAVIS benchmark results, DAVIS-{year} val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
+    f"json_data/global_eval_val_{year}.js (Jmean, Fmean)"
+    for year in (2016, 2017)
 )
 RECALLED = "RGMP paper's table, recalled; not checked against a source here"
 TIME_RECALLED = DAVIS_2016_RESULTS + "; the time recalled from the RGMP paper's Table 1"
@@ -32,8 +29,8 @@ class PaperRow:
     values: dict[str, float | None]
     source: str
     recalled: tuple[str, ...] = ()
-    online_learning: bool | None = None
-    post_processing: bool | None = None
+    online_learning: bool = False
+    post_processing: bool = False
 
 
 RGMP = "RGMP"
@@ -56,13 +53,7 @@ TABLE1_DAVIS2016: tuple[PaperRow, ...] = (
     _davis2016("VPN", 70.2, 65.5, 0.63, online_learning=False, post_processing=False),
     _davis2016("OFL", 68.0, 63.4, 120.0, online_learning=False, post_processing=False),
     _davis2016("BVS", 60.0, 58.8, 0.37, online_learning=False, post_processing=False),
-    PaperRow(
-        RGMP,
-        {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13},
-        source=CHECKED_BRIEF,
-        online_learning=False,
-        post_processing=False,
-    ),
+    PaperRow(RGMP, {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13}, CHECKED_BRIEF),
 )
 """Table 1: DAVIS-2016 validation set, J mean and F mean in percent, time in seconds per frame."""
 

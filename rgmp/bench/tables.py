@@ -59,7 +59,7 @@ def _ours_j_f_time(summary: RunSummary) -> list[str]:
     return [percent(summary.metrics["J-Mean"]), percent(summary.metrics["F-Mean"]), seconds(summary.seconds_per_frame)]
 
 
-def _mark(flag: bool | None) -> str:
+def _mark(flag: bool) -> str:
     return "✓" if flag else ""
 
 
