@@ -93,7 +93,7 @@ def build_cases(axes: Axes, *, full: bool = False) -> list[BenchCase]:
                 grid = list(itertools.product([model], axes.scale_counts, axes.objects, dtypes, axes.sizes))
             else:
                 base = (model, axes.scale_counts[0], axes.objects[0], dtypes[0], axes.sizes[0])
-                swept = [(3, dtypes)]
+                swept = [(3, dtypes)]  # (position in base, values)
                 if model == axes.models[0]:
                     swept += [(1, axes.scale_counts), (2, axes.objects), (4, axes.sizes)]
                 grid = [base] + [base[:i] + (v,) + base[i + 1 :] for i, values in swept for v in values[1:]]
