@@ -124,6 +124,7 @@ class RunSettings:
 
     @property
     def score_columns(self) -> dict[str, str]:
+        """This dataset's :data:`SCORE_COLUMNS`."""
         return SCORE_COLUMNS["davis" if self.dataset.startswith("davis") else self.dataset]
 
 
