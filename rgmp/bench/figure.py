@@ -15,15 +15,8 @@ LABEL_OFFSETS: dict[str, tuple[int, int, str]] = {"MaskTrack": (-6, -12, "right"
 
 
 def speed_accuracy_figure(summaries: Sequence[RunSummary], path: Path) -> Path:
-    """Draw J mean (percent) against frames per second of the paper's methods and our DAVIS-2016 runs.
-
-    Args:
-        summaries: runs; those on DAVIS-2016 with a measured time are placed as stars.
-        path: output image (``.png``, ``.svg`` or ``.pdf``), written atomically.
-
-    Returns:
-        ``path``.
-    """
+    """Draw J mean (percent) against frames per second of the paper's methods and, as stars, the DAVIS-2016 runs
+    among ``summaries`` with a measured time; written atomically to ``path`` (``.png``, ``.svg`` or ``.pdf``)."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,12 +1,10 @@
-"""The measures of SegTrack v2 (intersection over union) and JumpCut (transfer error), on binary masks.
+"""The measures of SegTrack v2 and JumpCut on (H, W) masks (nonzero = object); DAVIS J and F are :mod:`rgmp.metrics`.
 
-DAVIS J and F are :mod:`rgmp.metrics` (the official code's); these two follow the datasets' own papers:
-
-- SegTrack v2 (Li et al., ICCV 2013): per object, intersection over union accumulated over the frames of the
-  sequence, ``sum_t |S_t ∩ G_t| / sum_t |S_t ∪ G_t|``; the dataset score is the mean over objects. The mean over
-  frames of the per-frame IoU is kept beside it, because some later papers report that one.
-- JumpCut (Fan et al., SIGGRAPH Asia 2015): a mask transferred from a key frame is scored at the end of the
-  transfer by ``|S xor G| / |G|``, the wrongly labelled area over the object area (reported in percent).
+- SegTrack v2 (Li et al., ICCV 2013): per object, ``sum_t |S_t ∩ G_t| / sum_t |S_t ∪ G_t|`` over the sequence's
+  frames, the dataset score being the mean over objects; the mean over frames of the per-frame IoU, which some
+  later papers report, is kept beside it.
+- JumpCut (Fan et al., SIGGRAPH Asia 2015): a mask transferred from a key frame scores ``|S xor G| / |G|`` at the end
+  of the transfer, the wrongly labelled area over the object area.
 """
 
 from __future__ import annotations
@@ -17,11 +15,15 @@ from collections.abc import Sequence
 import numpy as np
 
 
-def intersection_union(ground_truth: np.ndarray, prediction: np.ndarray) -> tuple[int, int]:
-    """Pixel counts |G ∩ S| and |G ∪ S| of two (H, W) masks (nonzero = object)."""
+def _binary(ground_truth: np.ndarray, prediction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if ground_truth.shape != prediction.shape:
         raise ValueError(f"ground truth {ground_truth.shape} and prediction {prediction.shape} shapes differ")
-    g, s = ground_truth.astype(bool), prediction.astype(bool)
+    return ground_truth.astype(bool), prediction.astype(bool)
+
+
+def intersection_union(ground_truth: np.ndarray, prediction: np.ndarray) -> tuple[int, int]:
+    """Pixel counts |G ∩ S| and |G ∪ S|."""
+    g, s = _binary(ground_truth, prediction)
     return int(np.count_nonzero(g & s)), int(np.count_nonzero(g | s))
 
 
@@ -39,16 +41,7 @@ def frame_mean_iou(intersections: Sequence[int], unions: Sequence[int]) -> float
 
 
 def jumpcut_error(ground_truth: np.ndarray, prediction: np.ndarray) -> float:
-    """JumpCut error of one transferred mask: wrongly labelled pixels / object pixels (NaN if G is empty).
-
-    Args:
-        ground_truth, prediction: (H, W) masks, nonzero = object.
-
-    Returns:
-        ``|G xor S| / |G|`` as a fraction (0 = perfect; can exceed 1).
-    """
-    if ground_truth.shape != prediction.shape:
-        raise ValueError(f"ground truth {ground_truth.shape} and prediction {prediction.shape} shapes differ")
-    g, s = ground_truth.astype(bool), prediction.astype(bool)
+    """JumpCut error of one transferred mask, ``|G xor S| / |G|`` (0 = perfect, can exceed 1; NaN if G is empty)."""
+    g, s = _binary(ground_truth, prediction)
     area = int(np.count_nonzero(g))
     return math.nan if area == 0 else int(np.count_nonzero(g ^ s)) / area

@@ -1,20 +1,8 @@
-"""The numbers published in the RGMP paper (Oh et al., CVPR 2018), with where each one comes from.
+"""The numbers published in the RGMP paper (Oh et al., CVPR 2018), each row with its source.
 
-Provenance (the ``recalled`` columns of a row get the ``†`` mark in the tables):
-
-- checked against the paper: the RGMP row of Table 1 (J 81.5, F 82.0, 0.13 s/frame) as given in the project's issue,
-  and the numbers the project read off the paper into ``shared/RGMP_NOTES.md`` (DAVIS-2017 64.8/68.6, −Ref 68.3,
-  −Prev 73.5, online learning 82.4 and +1.74 s/frame, CRF +0.4 J / −2.1 F).
-- checked against the DAVIS benchmark's own published results (:data:`DAVIS_2016_RESULTS`,
-  :data:`DAVIS_2017_RESULTS`): the J and F means of the other methods in Tables 1 and 2 (every recalled value
-  matched them but PLM's), and RGMP's 81.5/82.0 once more. PLM, recalled as 70.0/62.0, is 70.2/62.5 there and was
-  corrected (the paper's PDF was not at hand to confirm it prints the same).
-- recalled (``†``): the other methods' times in Table 1, the OL/PP marks, and the whole of Table 3 (SegTrack v2),
-  written from memory of the paper's tables; no source was found for them. Check them before quoting. Values not
-  known reliably are left out (None), e.g. the whole of Table 4 (JumpCut), the F column of the ablations and the
-  ConvGRU row.
-
-Times are seconds per frame on the authors' machine (GPU); the paper's Figure 1 plots 1 / time.
+A row's ``recalled`` columns were written from memory of the paper and not checked against a source (marked † in
+the tables); None = not known reliably. Provenance in detail: docs/benchmarks.md, "Where the paper's numbers come
+from". Times are seconds per frame on the authors' GPU (the paper's Figure 1 plots 1 / time).
 """
 
 from __future__ import annotations
@@ -23,13 +11,10 @@ from dataclasses import dataclass
 
 CHECKED_BRIEF = "RGMP paper, Table 1 (values quoted in the project issue)"
 CHECKED_NOTES = "RGMP paper, as read off into shared/RGMP_NOTES.md"
-DAVIS_2016_RESULTS = (
-    "DAVIS benchmark results, DAVIS-2016 val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
-    "json_data/global_eval_val_2016.js (Jmean, Fmean)"
-)
-DAVIS_2017_RESULTS = (
-    "DAVIS benchmark results, DAVIS-2017 val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
-    "json_data/global_eval_val_2017.js (Jmean, Fmean)"
+DAVIS_2016_RESULTS, DAVIS_2017_RESULTS = (
+    f"DAVIS benchmark results, DAVIS-{year} val: github.com/davisvideochallenge/davisvideochallenge.github.io, "
+    f"json_data/global_eval_val_{year}.js (Jmean, Fmean)"
+    for year in (2016, 2017)
 )
 RECALLED = "RGMP paper's table, recalled; not checked against a source here"
 TIME_RECALLED = DAVIS_2016_RESULTS + "; the time recalled from the RGMP paper's Table 1"
@@ -37,23 +22,15 @@ TIME_RECALLED = DAVIS_2016_RESULTS + "; the time recalled from the RGMP paper's 
 
 @dataclass(frozen=True)
 class PaperRow:
-    """One row of one of the paper's tables.
-
-    Attributes:
-        method: method or variant name as in the paper.
-        values: column name → value (None = not known reliably).
-        recalled: the columns whose values were written from memory and not checked against a source (shown
-            with ``†``); the others were checked (see the module docstring).
-        source: where the numbers come from.
-        online_learning, post_processing: Table 1's OL / PP marks (None = not shown).
-    """
+    """One row of a table: ``values`` by column (None = not known), the ``source``, the ``recalled`` columns, and
+    Table 1's OL / PP marks."""
 
     method: str
     values: dict[str, float | None]
     source: str
     recalled: tuple[str, ...] = ()
-    online_learning: bool | None = None
-    post_processing: bool | None = None
+    online_learning: bool = False
+    post_processing: bool = False
 
 
 RGMP = "RGMP"
@@ -76,13 +53,7 @@ TABLE1_DAVIS2016: tuple[PaperRow, ...] = (
     _davis2016("VPN", 70.2, 65.5, 0.63, online_learning=False, post_processing=False),
     _davis2016("OFL", 68.0, 63.4, 120.0, online_learning=False, post_processing=False),
     _davis2016("BVS", 60.0, 58.8, 0.37, online_learning=False, post_processing=False),
-    PaperRow(
-        RGMP,
-        {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13},
-        source=CHECKED_BRIEF,
-        online_learning=False,
-        post_processing=False,
-    ),
+    PaperRow(RGMP, {"J-Mean": 81.5, "F-Mean": 82.0, "seconds": 0.13}, CHECKED_BRIEF),
 )
 """Table 1: DAVIS-2016 validation set, J mean and F mean in percent, time in seconds per frame."""
 

@@ -1,9 +1,4 @@
-"""What a benchmark run is (its settings) and what it produced (per-sequence records, the summary), as files.
-
-A run folder holds ``run.json`` (settings, signature, sequence list), ``scores/<sequence>.json`` (one record per
-sequence, written by whichever rank segmented it), and after gathering ``scores.csv``, ``sequences.csv``,
-``summary.json``, ``summary.csv``, ``table.md`` and, for DAVIS-2016, ``figure.png``.
-"""
+"""What a benchmark run is (its settings) and what it produced (per-sequence records, the summary), as files."""
 
 from __future__ import annotations
 
@@ -33,10 +28,14 @@ from rgmp.io.files import write_text_atomic
 from rgmp.metrics import global_statistics
 
 RANDOM_INIT = "random-init"
-RUN_FORMAT = "rgmp-benchmark-run"
-
 DAVIS_ROW_COLUMNS = ("J-Mean", "J-Recall", "J-Decay", "F-Mean", "F-Recall", "F-Decay")
 SEGTRACK_ROW_COLUMNS = ("IoU", "IoU-frame-mean")
+SCORE_COLUMNS = {
+    "davis": {"Object": "object", **{c: c for c in DAVIS_ROW_COLUMNS}},
+    "segtrackv2": {"Object": "object", **{c: c for c in SEGTRACK_ROW_COLUMNS}},
+    "jumpcut": {"Key": "key", "d": "d", "Error": "error"},
+}
+"""Per dataset, the columns of ``scores.csv`` after "Sequence" → the key of a :class:`SequenceRecord` row."""
 
 
 @dataclass(frozen=True)
@@ -44,24 +43,13 @@ class RunSettings:
     """Everything that decides a run's numbers; its :meth:`signature` names the run.
 
     Attributes:
-        dataset: "davis2016", "davis2017", "segtrackv2" or "jumpcut".
-        root: dataset root folder (absolute).
-        subset: DAVIS image set ("val", "train", ...).
-        sequences: the sequences asked for (None = the whole set).
-        resolution: DAVIS resolution folder.
-        model: model name of the weights' config ("paper", "lite", ...).
-        weights: weights file (absolute path) or :data:`RANDOM_INIT` (seeded random weights: checks the pipeline,
-            says nothing about accuracy).
-        scales: inference scales.
-        merge: several-object merge (one of :data:`rgmp.inference.merge.MERGE_MODES`).
-        size: short side the frames are processed at (None = native).
-        precision: "fp32", "bf16" or "fp16" (autocast).
-        device: device type the frames were processed on ("cpu", "cuda", "mps").
+        dataset: "davis2016", "davis2017", "segtrackv2" or "jumpcut"; ``root`` its folder (absolute).
+        subset, sequences, resolution: DAVIS image set, the sequences asked for (None = all), resolution folder.
+        model, weights: the weights' model name, and their file (absolute) or :data:`RANDOM_INIT`.
+        scales, merge, size, precision, device: inference options (``size`` None = native; ``device`` a type).
         no_reference, no_previous: the ablations −Ref and −Prev.
-        online_steps, online_lr: the add-on +OL (paper §4.3): Adam steps on the annotated frame before each
-            propagation (0 = off) and their learning rate.
-        memory: the add-on +GRU (paper §4.3): the weights have the ConvGRU visual memory (``ModelConfig.memory``),
-            which the session runs on every frame.
+        online_steps, online_lr: the add-on +OL, Adam steps on the annotated frame (0 = off) and learning rate.
+        memory: the add-on +GRU, weights with the ConvGRU visual memory.
         keys, distances: JumpCut key frames and transfer distances.
     """
 
@@ -98,12 +86,11 @@ class RunSettings:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in data.items()})
 
     def signature(self) -> str:
-        """16 hex digits naming these settings (two runs with the same signature give the same scores)."""
+        """16 hex digits naming these settings; ``memory`` counts only when on, so folders made before it resume."""
         data = self.to_dict()
         if not self.memory:
-            del data["memory"]  # runs recorded before the field existed keep their signature (and resume)
-        text = json.dumps(data, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+            del data["memory"]
+        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
     @property
     def variant(self) -> str:
@@ -114,7 +101,6 @@ class RunSettings:
 
     @property
     def online(self) -> bool:
-        """Online learning is on."""
         return self.online_steps > 0
 
     @property
@@ -122,11 +108,10 @@ class RunSettings:
         return self.weights == RANDOM_INIT
 
     def label(self) -> str:
-        """Short human description: model, weights, scales, merge, precision, device, and the part of the dataset
-        when it is not the whole validation set."""
+        """Model, weights, scales, merge, precision, device, and what differs from the defaults."""
         weights = "random init" if self.random_init else Path(self.weights).name
-        scales = ",".join(f"{s:g}" for s in self.scales)
-        parts = [self.model, weights, f"scales {scales}", self.merge, self.precision, self.device]
+        parts = [self.model, weights, "scales " + ",".join(f"{s:g}" for s in self.scales), self.merge,
+                 self.precision, self.device]  # fmt: skip
         if self.size:
             parts.append(f"{self.size}px")
         if self.online:
@@ -137,19 +122,17 @@ class RunSettings:
             parts.append(f"{len(self.sequences)} seq.")
         return ", ".join(parts)
 
+    @property
+    def score_columns(self) -> dict[str, str]:
+        """This dataset's :data:`SCORE_COLUMNS`."""
+        return SCORE_COLUMNS["davis" if self.dataset.startswith("davis") else self.dataset]
+
 
 @dataclass(frozen=True)
 class SequenceRecord:
-    """The scores of one sequence.
-
-    Attributes:
-        sequence: its name.
-        frames: frames segmented, not counting annotated start frames.
-        seconds: time spent segmenting (reading frames, reference encoding, every target frame; no file writing).
-        rows: DAVIS: one dict per object (``object`` and :data:`DAVIS_ROW_COLUMNS`); SegTrack v2: one per object
-            (``object`` and :data:`SEGTRACK_ROW_COLUMNS`); JumpCut: one per transfer (``key``, ``d``, ``error``).
-        signature: the run's settings signature.
-    """
+    """The scores of one sequence: ``frames`` segmented (annotated start frames aside) in ``seconds`` (reading
+    frames and segmenting, no file writing); ``rows`` one per object (DAVIS, SegTrack v2) or per transfer (JumpCut),
+    keyed as :data:`SCORE_COLUMNS`; ``signature`` the run's."""
 
     sequence: str
     frames: int
@@ -157,20 +140,11 @@ class SequenceRecord:
     rows: list[dict[str, float]]
     signature: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class RunSummary:
-    """A run's dataset-level numbers.
-
-    Attributes:
-        settings: the run's settings.
-        metrics: DAVIS: :data:`rgmp.metrics.GLOBAL_COLUMNS` (fractions); SegTrack v2: "IoU", "IoU-frame-mean"
-            (fractions); JumpCut: "d=8", "d=16", ... mean error (fractions).
-        sequences, frames, seconds: how much was segmented and how long it took.
-    """
+    """A run's dataset-level numbers: ``metrics`` (fractions) are DAVIS :data:`rgmp.metrics.GLOBAL_COLUMNS`,
+    SegTrack v2 :data:`SEGTRACK_ROW_COLUMNS`, JumpCut "d=8", "d=16", ... mean errors."""
 
     settings: RunSettings
     metrics: dict[str, float] = field(default_factory=dict)
@@ -183,9 +157,7 @@ class RunSummary:
         return self.seconds / self.frames if self.frames else math.nan
 
     def to_dict(self) -> dict[str, Any]:
-        return {"settings": self.settings.to_dict(), "metrics": self.metrics, "sequences": self.sequences,
-                "frames": self.frames, "seconds": self.seconds,
-                "seconds_per_frame": self.seconds_per_frame}  # fmt: skip
+        return {**asdict(self), "settings": self.settings.to_dict(), "seconds_per_frame": self.seconds_per_frame}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunSummary:
@@ -194,25 +166,20 @@ class RunSummary:
 
 
 def summarize(settings: RunSettings, records: Sequence[SequenceRecord]) -> RunSummary:
-    """Dataset-level numbers from the per-sequence records, as each dataset's protocol defines them.
+    """Dataset-level numbers as each dataset's protocol defines them.
 
     DAVIS: the official global row (means over objects). SegTrack v2: mean over objects. JumpCut: for each d, the
-    mean over sequences of each sequence's mean error over its key frames (transfers whose ground truth is empty
-    are skipped).
+    mean over sequences of each sequence's mean error over its key frames (NaN errors, empty ground truth, skipped).
     """
     rows = [row for record in records for row in record.rows]
     if settings.dataset in ("davis2016", "davis2017"):
-        metrics = global_statistics(
-            [(r["J-Mean"], r["J-Recall"], r["J-Decay"]) for r in rows],
-            [(r["F-Mean"], r["F-Recall"], r["F-Decay"]) for r in rows],
-        )
+        j, f = ([tuple(r[f"{m}-{c}"] for c in ("Mean", "Recall", "Decay")) for r in rows] for m in "JF")
+        metrics = global_statistics(j, f)
     elif settings.dataset == "segtrackv2":
         metrics = {c: _mean([r[c] for r in rows]) for c in SEGTRACK_ROW_COLUMNS}
     else:
-        metrics = {}
-        for d in settings.distances:
-            per_sequence = [_mean([r["error"] for r in rec.rows if r["d"] == d]) for rec in records]
-            metrics[f"d={d}"] = _mean(per_sequence)
+        metrics = {f"d={d}": _mean([_mean([r["error"] for r in rec.rows if r["d"] == d]) for rec in records])
+                   for d in settings.distances}  # fmt: skip
     frames, seconds = sum(r.frames for r in records), sum(r.seconds for r in records)
     return RunSummary(settings, metrics, sequences=len(records), frames=frames, seconds=seconds)
 
@@ -220,10 +187,6 @@ def summarize(settings: RunSettings, records: Sequence[SequenceRecord]) -> RunSu
 def _mean(values: Sequence[float]) -> float:
     kept = [v for v in values if not math.isnan(v)]
     return float(np.mean(kept)) if kept else math.nan
-
-
-# ----------------------------------------------------------------------------------------------------------------
-# files
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -244,8 +207,7 @@ def csv_text(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
+    writer.writerows([_cell(v) for v in row] for row in rows)
     return buffer.getvalue()
 
 
@@ -257,15 +219,9 @@ def _cell(value: Any) -> Any:
 
 def score_csv(settings: RunSettings, records: Sequence[SequenceRecord]) -> str:
     """``scores.csv``: one row per object (DAVIS, SegTrack v2) or per transfer (JumpCut)."""
-    if settings.dataset in ("davis2016", "davis2017"):
-        header: tuple[str, ...] = ("Sequence", "Object", *DAVIS_ROW_COLUMNS)
-        keys: tuple[str, ...] = ("object", *DAVIS_ROW_COLUMNS)
-    elif settings.dataset == "segtrackv2":
-        header, keys = ("Sequence", "Object", *SEGTRACK_ROW_COLUMNS), ("object", *SEGTRACK_ROW_COLUMNS)
-    else:
-        header, keys = ("Sequence", "Key", "d", "Error"), ("key", "d", "error")
-    rows = [[rec.sequence, *(row[k] for k in keys)] for rec in records for row in rec.rows]
-    return csv_text(header, rows)
+    columns = settings.score_columns
+    rows = [[rec.sequence, *(row[k] for k in columns.values())] for rec in records for row in rec.rows]
+    return csv_text(("Sequence", *columns), rows)
 
 
 def sequence_csv(records: Sequence[SequenceRecord]) -> str:
@@ -276,13 +232,9 @@ def sequence_csv(records: Sequence[SequenceRecord]) -> str:
 
 def summary_csv(summaries: Sequence[RunSummary]) -> str:
     """``summary.csv``: one row per run with its settings and dataset-level numbers."""
-    metric_names: list[str] = []
-    for s in summaries:
-        metric_names += [m for m in s.metrics if m not in metric_names]
-    header = ("Dataset", "Variant", "Label", *metric_names, "Sequences", "Frames", "Seconds-per-frame", "Signature")
-    rows = [
-        [s.settings.dataset, s.settings.variant, s.settings.label(), *(float(s.metrics.get(m, math.nan)) for m in
-         metric_names), s.sequences, s.frames, s.seconds_per_frame, s.settings.signature()]
-        for s in summaries
-    ]  # fmt: skip
+    metrics = list(dict.fromkeys(m for s in summaries for m in s.metrics))
+    header = ("Dataset", "Variant", "Label", *metrics, "Sequences", "Frames", "Seconds-per-frame", "Signature")
+    rows = [[s.settings.dataset, s.settings.variant, s.settings.label(), *(float(s.metrics.get(m, math.nan))
+             for m in metrics), s.sequences, s.frames, s.seconds_per_frame, s.settings.signature()]
+            for s in summaries]  # fmt: skip
     return csv_text(header, rows)

@@ -1,10 +1,9 @@
-"""Speed benchmark: time per frame against a ResNet-50 yardstick timed in the same run.
+"""Speed benchmark: ms per frame of the streaming session, against a ResNet-50 yardstick timed in the same run.
 
-Every case segments a synthetic clip with :class:`rgmp.inference.Session` (so it measures what users run: padding,
-scales, merging, the channels-last fast path) and records, for the target frames after warm-up, the median time and
-its spread, the reference-encoding time, frames per second, peak memory and GFLOP per frame. A plain torchvision
-ResNet-50 forward at the same input size, device and precision is timed beside each case, and each figure is also
-given as a ratio to it: machines are noisy, ratios travel.
+Each case segments a synthetic clip with :class:`rgmp.inference.Session` (padding, scales, merge and the fast paths
+users get) and records the median time of the target frames after warm-up and its spread, the reference encoding,
+peak memory and GFLOP per frame, each also as a ratio to a torchvision ResNet-50 forward at the same input size,
+device and precision: machines are noisy, ratios travel.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import itertools
 import math
 import statistics
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -47,16 +46,7 @@ RECORD_KEYS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class BenchCase:
-    """One measured configuration.
-
-    Attributes:
-        model: model name ("paper", "lite", or the name in a weights file's config).
-        scales: inference scales.
-        objects: objects in the clip (two or more add the background pass of the soft merge).
-        dtype: "fp32", "bf16" or "fp16" (autocast).
-        device: torch device string ("cpu", "cuda", "cuda:1", ...).
-        height, width: frame size.
-    """
+    """One measured configuration; ``dtype`` "fp32", "bf16" or "fp16" (autocast), ``device`` a torch device."""
 
     model: str
     scales: tuple[float, ...]
@@ -69,12 +59,7 @@ class BenchCase:
 
 @dataclass(frozen=True)
 class Axes:
-    """The values of each factor; the first value of each is the base point.
-
-    Attributes:
-        models, scale_counts, objects, devices, sizes: factor values.
-        dtypes: precisions per device type ("cpu" → ("fp32", "bf16"), "cuda" → ("fp32", "fp16")).
-    """
+    """The values of each factor, the first of each being the base point; ``dtypes`` per device type ("*": any)."""
 
     models: tuple[str, ...]
     scale_counts: tuple[int, ...]
@@ -89,54 +74,33 @@ class Axes:
 
 
 def default_axes(*, full: bool = False) -> Axes:
-    """Every factor of the issue: paper and light model, 1 and 3 scales, 1, 2 and 4 objects, fp32 and bf16 (CPU)
-    or fp16 (CUDA; with ``full`` also bf16), CPU and CUDA when present, 480p and 720p."""
+    """Both models, 1 and 3 scales, 1, 2 and 4 objects, CPU and CUDA when present, 480p and 720p; fp32 and bf16 on
+    a CPU, fp32 and fp16 on CUDA (``full``: and bf16)."""
     devices = ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
     cuda = ("fp32", "fp16", "bf16") if full else ("fp32", "fp16")
-    return Axes(
-        models=("lite", "paper"),
-        scale_counts=(1, 3),
-        objects=(1, 2, 4),
-        devices=devices,
-        sizes=(SIZES["480p"], SIZES["720p"]),
-        dtypes={"cpu": ("fp32", "bf16"), "cuda": cuda, "mps": ("fp32", "fp16")},
-    )
+    dtypes = {"cpu": ("fp32", "bf16"), "cuda": cuda, "mps": ("fp32", "fp16")}
+    return Axes(("lite", "paper"), (1, 3), (1, 2, 4), devices, (SIZES["480p"], SIZES["720p"]), dtypes)
 
 
 def build_cases(axes: Axes, *, full: bool = False) -> list[BenchCase]:
-    """The cases to measure.
-
-    ``full``: every combination of the axes. Otherwise a design that fits a few minutes on a 2-core CPU: the first
-    model one factor at a time around the base point (first value of every axis), and every other model at the base
-    point in each precision.
-    """
+    """The cases to measure: with ``full`` every combination of the axes; otherwise the first model one factor at a
+    time around the base point, and every other model at the base point in each precision."""
     cases: list[BenchCase] = []
-
-    def add(model: str, count: int, objects: int, dtype: str, device: str, size: tuple[int, int]) -> None:
-        case = BenchCase(model, SCALE_SETS[count], objects, dtype, device, *size)
-        if case not in cases:
-            cases.append(case)
-
     for device in axes.devices:
         dtypes = axes.dtypes_for(device)
         for model in axes.models:
             if full:
-                grid = itertools.product(axes.scale_counts, axes.objects, dtypes, axes.sizes)
-                for count, objects, dtype, size in grid:
-                    add(model, count, objects, dtype, device, size)
-                continue
-            base = (model, axes.scale_counts[0], axes.objects[0], dtypes[0], device, axes.sizes[0])
-            add(*base)
-            for dtype in dtypes[1:]:
-                add(model, base[1], base[2], dtype, device, base[5])
-            if model != axes.models[0]:
-                continue
-            for count in axes.scale_counts[1:]:
-                add(model, count, base[2], base[3], device, base[5])
-            for objects in axes.objects[1:]:
-                add(model, base[1], objects, base[3], device, base[5])
-            for size in axes.sizes[1:]:
-                add(model, base[1], base[2], base[3], device, size)
+                grid = list(itertools.product([model], axes.scale_counts, axes.objects, dtypes, axes.sizes))
+            else:
+                base = (model, axes.scale_counts[0], axes.objects[0], dtypes[0], axes.sizes[0])
+                swept = [(3, dtypes)]  # (position in base, values)
+                if model == axes.models[0]:
+                    swept += [(1, axes.scale_counts), (2, axes.objects), (4, axes.sizes)]
+                grid = [base] + [base[:i] + (v,) + base[i + 1 :] for i, values in swept for v in values[1:]]
+            for name, count, objects, dtype, size in grid:
+                case = BenchCase(name, SCALE_SETS[count], objects, dtype, device, *size)
+                if case not in cases:
+                    cases.append(case)
     return cases
 
 
@@ -153,13 +117,9 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# measuring
-
-
 def synthetic_clip(height: int, width: int, objects: int, frames: int, seed: int = 0) -> tuple[list, np.ndarray]:
-    """``frames`` (H, W, 3) uint8 frames of squares drifting over a smooth background, and the first-frame mask
-    with object ids 1..``objects`` (one rectangle each, side by side)."""
+    """``frames`` (H, W, 3) uint8 frames of squares drifting over a smooth background, and the (H, W) first-frame
+    mask with object ids 1..``objects`` (one rectangle each, side by side)."""
     rng = np.random.default_rng(seed)
     ys, xs = np.mgrid[0:height, 0:width]
     background = (127 + 60 * np.sin(xs / 23.0)[..., None] * np.cos(ys / 31.0)[..., None] * np.ones(3)).astype(np.uint8)
@@ -179,37 +139,34 @@ def synthetic_clip(height: int, width: int, objects: int, frames: int, seed: int
     return clip, mask
 
 
+def _gflop(function: Callable[..., Any], *args: torch.Tensor) -> tuple[float, Any]:
+    """(GFLOP, result) of ``function(*args)`` in inference mode."""
+    counter = FlopCounterMode(display=False)
+    with counter, torch.inference_mode():
+        result = function(*args)
+    return counter.get_total_flops() / 1e9, result
+
+
 @lru_cache(maxsize=64)
 def count_gflop(
     config: ModelConfig, height: int, width: int, scales: tuple[float, ...], passes: int
 ) -> tuple[float, float]:
-    """GFLOP of the network passes, counted on the meta device.
+    """(GFLOP per target frame, GFLOP of the reference encoding) of the network passes, counted on the meta device.
 
-    Per scale the session runs ``passes`` masks (objects, plus the background pass) through the network on the
-    padded, scaled canvas; the reference is encoded once per scale. Resizing, merging and the softmax are not
-    counted (they are not matmuls or convolutions).
-
-    Returns:
-        (GFLOP per target frame, GFLOP of the reference encoding).
+    Per scale, ``passes`` masks (objects, plus the background pass) go through the network on the padded, scaled
+    canvas and the reference is encoded once. Resizing, merging and the softmax are not counted.
     """
     with torch.device("meta"):
         model = build_model(config).eval()
     canvas = Canvas.for_frame(height, width, config.pad_mode)
-    frame_flop = reference_flop = 0
-    with torch.inference_mode():
-        for scale in scales:
-            h, w = canvas.scaled_size(scale, config.pad_mode)
-            frame = torch.zeros(1, 3, h, w, device="meta")
-            mask = torch.zeros(passes, 1, h, w, device="meta")
-            counter = FlopCounterMode(display=False)
-            with counter:
-                r5 = model.encode_reference(frame, mask)
-            reference_flop += counter.get_total_flops()
-            counter = FlopCounterMode(display=False)
-            with counter:
-                model(frame, mask, r5)
-            frame_flop += counter.get_total_flops()
-    return frame_flop / 1e9, reference_flop / 1e9
+    frame_gflop = reference_gflop = 0.0
+    for scale in scales:
+        h, w = canvas.scaled_size(scale, config.pad_mode)
+        frame, mask = torch.zeros(1, 3, h, w, device="meta"), torch.zeros(passes, 1, h, w, device="meta")
+        gflop, r5 = _gflop(model.encode_reference, frame, mask)
+        reference_gflop += gflop
+        frame_gflop += _gflop(model, frame, mask, r5)[0]
+    return frame_gflop, reference_gflop
 
 
 @lru_cache(maxsize=16)
@@ -217,132 +174,93 @@ def yardstick_gflop(height: int, width: int) -> float:
     """GFLOP of one torchvision ResNet-50 forward on a (1, 3, height, width) input."""
     with torch.device("meta"):
         net = torchvision.models.resnet50(weights=None).eval()
-    counter = FlopCounterMode(display=False)
-    with counter, torch.inference_mode():
-        net(torch.zeros(1, 3, height, width, device="meta"))
-    return counter.get_total_flops() / 1e9
+    return _gflop(net, torch.zeros(1, 3, height, width, device="meta"))[0]
 
 
-def _autocast(device: torch.device, dtype: str):
-    torch_dtype = parse_dtype(dtype)
-    return torch.autocast(device.type, dtype=torch_dtype, enabled=torch_dtype is not None)
+def yardstick(case: BenchCase) -> Callable[[], float]:
+    """A torchvision ResNet-50 (random weights, channels-last like the session) on a (1, 3, H, W) input, on the
+    case's device and precision; each call runs one forward and returns its seconds."""
+    device, dtype = torch.device(case.device), parse_dtype(case.dtype)
+    net = torchvision.models.resnet50(weights=None).eval().to(device, memory_format=torch.channels_last)
+    x = torch.rand(1, 3, case.height, case.width, device=device).contiguous(memory_format=torch.channels_last)
 
-
-class Yardstick:
-    """A torchvision ResNet-50 (random weights, eval, channels-last like the session) on a (1, 3, H, W) input, on
-    the case's device and precision; one call = one forward, timed."""
-
-    def __init__(self, case: BenchCase) -> None:
-        self.device = torch.device(case.device)
-        self.dtype = case.dtype
-        self.net = torchvision.models.resnet50(weights=None).eval().to(self.device, memory_format=torch.channels_last)
-        x = torch.rand(1, 3, case.height, case.width, device=self.device)
-        self.input = x.contiguous(memory_format=torch.channels_last)
-
-    def __call__(self) -> float:
-        """Seconds of one forward pass."""
-        with torch.inference_mode(), _autocast(self.device, self.dtype):
-            synchronize(self.device)
+    def forward() -> float:
+        with torch.inference_mode(), torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+            synchronize(device)
             start = time.perf_counter()
-            self.net(self.input)
-            synchronize(self.device)
+            net(x)
+            synchronize(device)
         return time.perf_counter() - start
 
+    return forward
 
-def _timed(step) -> float:
+
+def _seconds(results: Iterator[Any]) -> float:
+    """Seconds until the next result (the session returns it once its probabilities reached the CPU)."""
     start = time.perf_counter()
-    step()
+    next(results)
     return time.perf_counter() - start
 
 
-def measure(
-    case: BenchCase,
-    model: RGMP,
-    weights: str,
-    *,
-    warmup: int,
-    repeats: int,
-    options: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats: int, merge: str = "soft") -> dict:
     """Measure one case; returns its JSON record (keys :data:`RECORD_KEYS`).
 
-    The timed target frames alternate with yardstick forwards, so that both see the same load on a shared machine;
-    ``ratio`` is the median of the per-pair ratios. Peak memory is taken over the warm-up only (the reference frame
-    and the warm-up frames; for the yardstick its warm-up forwards), where nothing else runs.
-
-    Args:
-        case: the configuration.
-        model: the network (moved to the case's device by the session).
-        weights: where its weights come from, for the record ("random-init" or a path).
-        warmup: target frames (and yardstick forwards) run before timing, at least 1.
-        repeats: timed target frames (and yardstick forwards), at least 1.
-        options: :class:`SessionOptions` fields besides the case's scales.
+    Timed target frames alternate with yardstick forwards, so that both see the same load; ``ratio`` is the median
+    of the per-pair ratios. Peak memory is taken over the warm-up only (the reference and warm-up frames; for the
+    yardstick its warm-up forwards), where nothing else runs. ``weights`` describes the weights for the record.
     """
-    if repeats < 1 or warmup < 1:
-        raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {warmup} and {repeats}")
     device = torch.device(case.device)
-    yardstick = Yardstick(case)
+    forward = yardstick(case)
     with PeakMemory(device) as yard_memory:
         for _ in range(warmup):
-            yardstick()
-    options = SessionOptions(scales=case.scales, **(options or {}))
-    session = Session(model, device, options, dtype=parse_dtype(case.dtype))
+            forward()
+    session = Session(model, device, SessionOptions(scales=case.scales, merge=merge), dtype=parse_dtype(case.dtype))
     frames, mask = synthetic_clip(case.height, case.width, case.objects, 1 + warmup + repeats)
     results = session.propagate(iter(frames), mask)
-    # next(results) returns once the frame's probabilities reached the CPU, so the device is synchronised
     with PeakMemory(device) as memory:
-        reference_s = _timed(lambda: next(results))  # the annotated frame: reference encoding at every scale
+        reference_s = _seconds(results)  # the annotated frame: the reference encoded at every scale
         for _ in range(warmup):
             next(results)
-    timed, yard = [], []
-    for _ in range(repeats):
-        timed.append(_timed(lambda: next(results)))
-        yard.append(yardstick())
+    timed, yard = zip(*((_seconds(results), forward()) for _ in range(repeats)), strict=True)
     ms, yard_ms = 1000 * statistics.median(timed), 1000 * statistics.median(yard)
-    yard_mb = yard_memory.megabytes
-    passes = case.objects + 1 if uses_background_pass(options.merge, case.objects) else case.objects
+    mb, yard_mb = memory.megabytes, yard_memory.megabytes
+    passes = case.objects + uses_background_pass(merge, case.objects)
     gflop, reference_gflop = count_gflop(model.config, case.height, case.width, case.scales, passes)
     yard_gflop = yardstick_gflop(case.height, case.width)
     return {
-        "model": case.model,
-        "weights": weights,
-        "scales": list(case.scales),
-        "objects": case.objects,
-        "merge": options.merge,
-        "dtype": case.dtype,
-        "device": case.device,
-        "device_name": device_name(device),
-        "threads": torch.get_num_threads(),
-        "height": case.height,
-        "width": case.width,
-        "warmup": warmup,
-        "repeats": repeats,
-        "ms_per_frame": ms,
-        "ms_min": 1000 * min(timed),
-        "ms_max": 1000 * max(timed),
-        "ms_samples": [1000 * t for t in timed],
-        "reference_ms": 1000 * reference_s,
-        "fps": 1000 / ms,
-        "peak_memory_mb": memory.megabytes,
-        "memory_kind": memory.kind,
-        "gflop_per_frame": gflop,
-        "reference_gflop": reference_gflop,
-        "achieved_gflops": gflop / (ms / 1000),
-        "yardstick_ms": yard_ms,
-        "yardstick_memory_mb": yard_mb,
-        "yardstick_gflop": yard_gflop,
+        "model": case.model, "weights": weights, "scales": list(case.scales), "objects": case.objects, "merge": merge,
+        "dtype": case.dtype, "device": case.device, "device_name": device_name(device),
+        "threads": torch.get_num_threads(), "height": case.height, "width": case.width, "warmup": warmup,
+        "repeats": repeats, "ms_per_frame": ms, "ms_min": 1000 * min(timed), "ms_max": 1000 * max(timed),
+        "ms_samples": [1000 * t for t in timed], "reference_ms": 1000 * reference_s, "fps": 1000 / ms,
+        "peak_memory_mb": mb, "memory_kind": memory.kind, "gflop_per_frame": gflop,
+        "reference_gflop": reference_gflop, "achieved_gflops": gflop / (ms / 1000), "yardstick_ms": yard_ms,
+        "yardstick_memory_mb": yard_mb, "yardstick_gflop": yard_gflop,
         "ratio": statistics.median(t / y for t, y in zip(timed, yard, strict=True)),
-        "reference_ratio": 1000 * reference_s / yard_ms,
-        "memory_ratio": memory.megabytes / yard_mb if yard_mb > 0 else math.nan,
+        "reference_ratio": 1000 * reference_s / yard_ms, "memory_ratio": mb / yard_mb if yard_mb > 0 else math.nan,
         "gflop_ratio": gflop / yard_gflop,
-    }
+    }  # fmt: skip
 
 
-def check_cases(
-    cases: Iterable[BenchCase], models: dict[str, tuple[RGMP, str]], warmup: int | None, repeats: int | None
-) -> None:
-    """Refuse, before anything is measured, frame counts below 1, unknown precisions and models, and CUDA on a
-    machine without it (one-line :class:`BenchmarkError`)."""
+def run_cases(
+    cases: Sequence[BenchCase],
+    models: dict[str, tuple[RGMP, str]],
+    *,
+    warmup: int | None = None,
+    repeats: int | None = None,
+    merge: str = "soft",
+    progress: bool = True,
+) -> list[dict[str, Any]]:
+    """Measure every case, in order, after refusing bad input (one-line :class:`BenchmarkError`).
+
+    Args:
+        cases: what to measure.
+        models: model name → (network, weights description); other names of :data:`rgmp.config.PRESETS` are added
+            with seeded random weights.
+        warmup, repeats: untimed and timed target frames, at least 1; None = 1, and 2 for the paper model on a CPU
+            (about 2 s a frame) else 3.
+        merge: the several-object merge of every case.
+    """
     if (warmup is not None and warmup < 1) or (repeats is not None and repeats < 1):
         raise BenchmarkError(f"need --warmup >= 1 and --repeats >= 1, got {warmup} and {repeats}")
     for case in cases:
@@ -352,97 +270,47 @@ def check_cases(
             raise BenchmarkError(f"unknown model {case.model!r}; choose among {', '.join(PRESETS)} or give --weights")
         if torch.device(case.device).type == "cuda" and not torch.cuda.is_available():
             raise BenchmarkError(f"device {case.device!r} requested but CUDA is not available on this machine")
-
-
-def model_for(name: str, models: dict[str, tuple[RGMP, str]]) -> tuple[RGMP, str]:
-    """``models[name]``, first built with seeded random weights from :data:`rgmp.config.PRESETS` if absent."""
-    if name not in models:
-        torch.manual_seed(0)
-        models[name] = (build_model(PRESETS[name]).eval(), "random-init")
-    return models[name]
-
-
-def run_cases(
-    cases: Sequence[BenchCase],
-    models: dict[str, tuple[RGMP, str]],
-    *,
-    warmup: int | None = None,
-    repeats: int | None = None,
-    options: dict[str, Any] | None = None,
-    progress: bool = True,
-) -> list[dict[str, Any]]:
-    """Measure every case, in order.
-
-    Args:
-        cases: what to measure.
-        models: model name → (network, weights description); names absent here are built with seeded random
-            weights from :data:`rgmp.config.PRESETS`.
-        warmup, repeats: frames before timing and timed frames; None = 1 and 2 for the paper model on a CPU
-            (about 1.8 s a frame), 1 and 3 otherwise.
-        options: :class:`SessionOptions` fields for every case (e.g. ``{"merge": "soft-product"}``).
-        progress: show a progress bar over the cases.
-    """
-    check_cases(cases, models, warmup, repeats)
     records = []
     for case in tqdm(cases, desc="bench", unit="case", disable=not progress):
-        model, weights = model_for(case.model, models)
+        if case.model not in models:
+            torch.manual_seed(0)
+            models[case.model] = (build_model(PRESETS[case.model]).eval(), "random-init")
         slow = case.model == "paper" and torch.device(case.device).type == "cpu"
-        records.append(
-            measure(
-                case,
-                model,
-                weights,
-                warmup=warmup if warmup is not None else 1,
-                repeats=repeats if repeats is not None else (2 if slow else 3),
-                options=options,
-            )
-        )
+        count = repeats or (2 if slow else 3)
+        records.append(measure(case, *models[case.model], warmup=warmup or 1, repeats=count, merge=merge))
     return records
 
 
-# ----------------------------------------------------------------------------------------------------------------
-# output
-
-
-def _objects(record: dict[str, Any]) -> str:
-    """The objects cell: the count, and the merge when it is not the default."""
-    merge = record.get("merge") or "soft"
-    return str(record["objects"]) if merge == "soft" else f"{record['objects']} ({merge})"
-
-
 def speed_table(records: Iterable[dict[str, Any]]) -> str:
-    """The short table for people: one line per case, every figure also as a ratio to the ResNet-50 yardstick."""
+    """One line per case, every figure also as a ratio to the ResNet-50 yardstick (×R50)."""
+    header = ["model", "scales", "obj", "dtype", "device", "size", "ms/frame [min–max]", "×R50", "ref ms (×R50)",
+              "fps", "peak MB (×R50)", "GFLOP (×R50)", "R50 ms"]  # fmt: skip
     rows = [
-        [r["model"], ",".join(f"{s:g}" for s in r["scales"]), _objects(r), r["dtype"], r["device"],
+        [r["model"], ",".join(f"{s:g}" for s in r["scales"]),
+         str(r["objects"]) if r["merge"] == "soft" else f"{r['objects']} ({r['merge']})", r["dtype"], r["device"],
          f"{r['height']}x{r['width']}", f"{r['ms_per_frame']:.0f} [{r['ms_min']:.0f}–{r['ms_max']:.0f}]",
          f"{r['ratio']:.2f}", f"{r['reference_ms']:.0f} ({r['reference_ratio']:.2f})", f"{r['fps']:.2f}",
          f"{r['peak_memory_mb']:.0f} ({r['memory_ratio']:.1f})", f"{r['gflop_per_frame']:.1f} ({r['gflop_ratio']:.2f})",
          f"{r['yardstick_ms']:.0f}"]
         for r in records
     ]  # fmt: skip
-    header = ["model", "scales", "obj", "dtype", "device", "size", "ms/frame [min–max]", "×R50", "ref ms (×R50)",
-              "fps", "peak MB (×R50)", "GFLOP (×R50)", "R50 ms"]  # fmt: skip
     return markdown_table(header, rows, [False] * 6 + [True] * 7)
 
 
 def speed_notes(records: Sequence[dict[str, Any]]) -> str:
-    """The lines printed above the table: weights, yardstick, machine, how memory was measured."""
+    """The lines printed above the table: weights, machine, yardstick, what the columns measure."""
     random_models = sorted({r["model"] for r in records if r["weights"] == "random-init"})
-    lines = []
-    if random_models:
-        lines.append(
-            f"weights: random initialisation for {', '.join(random_models)} (speed does not depend on weight values)"
-        )
     devices = sorted({f"{r['device']} = {r['device_name']}" for r in records})
-    threads = sorted({r["threads"] for r in records})
-    kinds = sorted({r["memory_kind"] for r in records})
-    lines += [
-        f"machine: {'; '.join(devices)}; torch threads {', '.join(map(str, threads))}",
+    threads = ", ".join(map(str, sorted({r["threads"] for r in records})))
+    kinds = ", ".join(sorted({r["memory_kind"] for r in records}))
+    lines = [
+        f"weights: random initialisation for {', '.join(random_models)} (speed does not depend on weight values)",
+        f"machine: {'; '.join(devices)}; torch threads {threads}",
         "yardstick (R50): torchvision ResNet-50 forward, random weights, same input size, device and precision; "
         "×R50 = ours / R50",
         "ms/frame: median over the timed frames after warm-up (one frame = all passes, scales and the merge); "
         "ref ms: the annotated frame, reference encoding at every scale",
-        f"peak MB: memory above the level before the clip ({', '.join(kinds)}); GFLOP: network passes per frame "
+        f"peak MB: memory above the level before the clip ({kinds}); GFLOP: network passes per frame "
         "(meta-device count, one multiply-add = 2 FLOP)",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines[0 if random_models else 1 :])

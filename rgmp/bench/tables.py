@@ -21,73 +21,63 @@ from rgmp.bench.records import RunSummary
 
 DAGGER = "†"
 RANDOM_MARK = "‡"
+J_F_TIME = ("J-Mean", "F-Mean", "seconds")
 
 
 def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str:
     """A GitHub markdown table; columns flagged in ``right`` are right-aligned (default: all but the first)."""
     right = list(right) or [i > 0 for i in range(len(header))]
-    rule = ["---:" if r else "---" for r in right]
-    lines = [header, rule, *rows]
+    lines = [header, ["---:" if r else "---" for r in right], *rows]
     return "\n".join("| " + " | ".join(cells) + " |" for cells in lines)
 
 
 def percent(value: float | None) -> str:
-    """A fraction shown in percent with one decimal; "–" for missing or NaN."""
+    """A fraction in percent with one decimal; "–" for missing or NaN."""
     return "–" if value is None or math.isnan(value) else f"{100 * value:.1f}"
 
 
-def paper_value(value: float | None, *, time: bool = False) -> str:
-    """A paper number (already in percent, or seconds with ``time``) as the paper prints it; "–" when not known."""
-    if value is None:
-        return "–"
-    return f"{value:g}" if time else f"{value:.1f}"
-
-
 def seconds(value: float | None) -> str:
-    """Seconds per frame with 3 significant digits; "–" when missing."""
+    """Seconds per frame with 3 significant digits; "–" for missing or NaN."""
     return "–" if value is None or math.isnan(value) else f"{value:.3g}"
 
 
 def _paper(row: PaperRow, column: str) -> str:
-    """A paper number of a row as :func:`paper_value` shows it, marked † when it was recalled, not checked."""
+    """A paper number as the paper prints it (percent with one decimal, or seconds), † when recalled; "–" unknown."""
     value = row.values.get(column)
-    text = paper_value(value, time=column == "seconds")
-    return f"{text} {DAGGER}" if value is not None and column in row.recalled else text
+    if value is None:
+        return "–"
+    text = f"{value:g}" if column == "seconds" else f"{value:.1f}"
+    return f"{text} {DAGGER}" if column in row.recalled else text
 
 
 def _ours_name(summary: RunSummary) -> str:
-    settings = summary.settings
-    mark = f" {RANDOM_MARK}" if settings.random_init else ""
-    return f"**{settings.variant} (ours: {settings.label()})**{mark}"
-
-
-_J_F_TIME = ("J-Mean", "F-Mean", "seconds")
+    mark = f" {RANDOM_MARK}" if summary.settings.random_init else ""
+    return f"**{summary.settings.variant} (ours: {summary.settings.label()})**{mark}"
 
 
 def _ours_j_f_time(summary: RunSummary) -> list[str]:
-    """A run's J mean, F mean (percent) and seconds per frame, as the tables show them."""
     return [percent(summary.metrics["J-Mean"]), percent(summary.metrics["F-Mean"]), seconds(summary.seconds_per_frame)]
 
 
-def _mark(flag: bool | None) -> str:
-    return "" if flag is None else ("✓" if flag else "")
+def _mark(flag: bool) -> str:
+    return "✓" if flag else ""
 
 
 def _of(summaries: Sequence[RunSummary], dataset: str) -> list[RunSummary]:
     return [s for s in summaries if s.settings.dataset == dataset]
 
 
+def _section(title: str, header: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence[bool] = ()) -> str:
+    return f"## {title}\n\n{markdown_table(header, rows, right)}"
+
+
 def table1(summaries: Sequence[RunSummary]) -> str:
     """Table 1: DAVIS-2016 val, J mean, F mean and time; the paper's methods, then our runs."""
-    rows = [
-        [r.method, _mark(r.online_learning), _mark(r.post_processing), *(_paper(r, c) for c in _J_F_TIME)]
-        for r in TABLE1_DAVIS2016
-    ]
+    rows = [[r.method, _mark(r.online_learning), _mark(r.post_processing), *(_paper(r, c) for c in J_F_TIME)]
+            for r in TABLE1_DAVIS2016]  # fmt: skip
     rows += [[_ours_name(s), _mark(s.settings.online), "", *_ours_j_f_time(s)] for s in _of(summaries, "davis2016")]
     header = ["Method", "OL", "PP", "J Mean", "F Mean", "Time (s/frame)"]
-    return _section(
-        "Table 1 — DAVIS-2016 validation", markdown_table(header, rows, [False, False, False, True, True, True])
-    )
+    return _section("Table 1 — DAVIS-2016 validation", header, rows, [False] * 3 + [True] * 3)
 
 
 def table2(summaries: Sequence[RunSummary]) -> str:
@@ -95,18 +85,16 @@ def table2(summaries: Sequence[RunSummary]) -> str:
     rows = [[r.method, _paper(r, "J-Mean"), _paper(r, "F-Mean"), "–"] for r in TABLE2_DAVIS2017]
     rows += [[_ours_name(s), *_ours_j_f_time(s)] for s in _of(summaries, "davis2017")]
     header = ["Method", "J Mean", "F Mean", "Time (s/frame)"]
-    return _section("Table 2 — DAVIS-2017 validation (several objects)", markdown_table(header, rows))
+    return _section("Table 2 — DAVIS-2017 validation (several objects)", header, rows)
 
 
 def table3(summaries: Sequence[RunSummary]) -> str:
     """Table 3: SegTrack v2 IoU (frames at 480 px on the short side)."""
     rows = [[r.method, _paper(r, "IoU"), "–", "–"] for r in TABLE3_SEGTRACK]
-    rows += [
-        [_ours_name(s), percent(s.metrics["IoU"]), percent(s.metrics["IoU-frame-mean"]), seconds(s.seconds_per_frame)]
-        for s in _of(summaries, "segtrackv2")
-    ]
+    rows += [[_ours_name(s), percent(s.metrics["IoU"]), percent(s.metrics["IoU-frame-mean"]),
+              seconds(s.seconds_per_frame)] for s in _of(summaries, "segtrackv2")]  # fmt: skip
     header = ["Method", "IoU", "IoU (mean over frames)", "Time (s/frame)"]
-    return _section("Table 3 — SegTrack v2", markdown_table(header, rows))
+    return _section("Table 3 — SegTrack v2", header, rows)
 
 
 def table4(summaries: Sequence[RunSummary]) -> str:
@@ -117,51 +105,47 @@ def table4(summaries: Sequence[RunSummary]) -> str:
         distances += [d for d in s.metrics if d not in distances]
     rows = [[r.method, *(_paper(r, d) for d in distances)] for r in TABLE4_JUMPCUT]
     rows += [[_ours_name(s), *(percent(s.metrics.get(d)) for d in distances)] for s in ours]
-    return _section("Table 4 — JumpCut (error %, lower is better)", markdown_table(["Method", *distances], rows))
+    return _section("Table 4 — JumpCut (error %, lower is better)", ["Method", *distances], rows)
 
 
 def table5(summaries: Sequence[RunSummary]) -> str:
-    """Table 5: ablations on DAVIS-2016 val, paper and ours side by side."""
-    ours = [s for s in _of(summaries, "davis2016") if not (s.settings.online or s.settings.memory)]  # add-ons: Table 6
+    """Table 5: ablations on DAVIS-2016 val, paper and ours side by side (add-on runs go to Table 6)."""
+    ours = [s for s in _of(summaries, "davis2016") if not (s.settings.online or s.settings.memory)]
     paper = {r.method: r for r in TABLE5_ABLATIONS}
-    variants = [r.method for r in TABLE5_ABLATIONS] + sorted({s.settings.variant for s in ours} - set(paper))
     rows = []
-    for variant in variants:
-        ref = paper.get(variant)
-        j, f = (_paper(ref, "J-Mean"), _paper(ref, "F-Mean")) if ref else ("–", "–")
+    for variant in [*paper, *sorted({s.settings.variant for s in ours} - set(paper))]:
+        j, f = (_paper(paper[variant], "J-Mean"), _paper(paper[variant], "F-Mean")) if variant in paper else ("–", "–")
         matching = [s for s in ours if s.settings.variant == variant]
         if not matching:
             rows.append([variant, j, "–", f, "–", ""])
         for s in matching:
             mark = f" {RANDOM_MARK}" if s.settings.random_init else ""
-            rows.append(
-                [variant, j, percent(s.metrics["J-Mean"]), f, percent(s.metrics["F-Mean"]), s.settings.label() + mark]
-            )
+            rows.append([variant, j, percent(s.metrics["J-Mean"]), f, percent(s.metrics["F-Mean"]),
+                         s.settings.label() + mark])  # fmt: skip
     header = ["Variant", "J Mean (paper)", "J Mean (ours)", "F Mean (paper)", "F Mean (ours)", "Our run"]
-    return _section(
-        "Table 5 — Ablations, DAVIS-2016 validation", markdown_table(header, rows, [False, *[True] * 4, False])
-    )
+    return _section("Table 5 — Ablations, DAVIS-2016 validation", header, rows, [False, *[True] * 4, False])
+
+
+ADDON_HINTS = {
+    ADDON_ONLINE: "– (run with --online-learning)",
+    ADDON_GRU: "– (run with --convgru and weights from python -m train memory)",
+    ADDON_CRF: "not implemented (not asked for)",
+}
+"""Table 6's "ours" cell of an add-on without a run."""
 
 
 def table6(summaries: Sequence[RunSummary]) -> str:
     """Table 6: add-ons on DAVIS-2016 val, paper and ours side by side (ours: RGMP, +OL and +GRU runs)."""
-    runs = _of(summaries, "davis2016")
-    ours_text = {
-        ADDON_ONLINE: "– (run with --online-learning)",
-        ADDON_GRU: "– (run with --convgru and weights from python -m train memory)",
-        ADDON_CRF: "not implemented (not asked for)",
-    }
     rows = []
     for r in TABLE6_ADDONS:
-        paper = [_paper(r, k) for k in _J_F_TIME]
-        ours = [
-            [f"{r.method} ({s.settings.label()})", *(c for p in zip(paper, _ours_j_f_time(s), strict=True) for c in p)]
-            for s in runs
-            if s.settings.variant == r.method
-        ]
-        rows += ours or [[r.method, paper[0], ours_text.get(r.method, "–"), paper[1], "–", paper[2], "–"]]
+        paper = [_paper(r, k) for k in J_F_TIME]
+        runs = [s for s in _of(summaries, "davis2016") if s.settings.variant == r.method]
+        rows += [[f"{r.method} ({s.settings.label()})", *(c for pair in zip(paper, _ours_j_f_time(s), strict=True)
+                  for c in pair)] for s in runs]  # fmt: skip
+        if not runs:
+            rows.append([r.method, paper[0], ADDON_HINTS.get(r.method, "–"), paper[1], "–", paper[2], "–"])
     header = ["Variant", "J (paper)", "J (ours)", "F (paper)", "F (ours)", "s/frame (paper)", "s/frame (ours)"]
-    return _section("Table 6 — Add-ons, DAVIS-2016 validation", markdown_table(header, rows))
+    return _section("Table 6 — Add-ons, DAVIS-2016 validation", header, rows)
 
 
 def options_table(summaries: Sequence[RunSummary]) -> str:
@@ -169,50 +153,29 @@ def options_table(summaries: Sequence[RunSummary]) -> str:
     rows = []
     for s in summaries:
         st = s.settings
-        main = {
-            "davis2016": ("J&F", "J&F-Mean"),
-            "davis2017": ("J&F", "J&F-Mean"),
-            "segtrackv2": ("IoU", "IoU"),
-        }.get(st.dataset, ("error d=" + str(st.distances[-1]), f"d={st.distances[-1]}"))
-        scales = ",".join(f"{x:g}" for x in st.scales)
-        score = f"{main[0]} {percent(s.metrics.get(main[1]))}"
-        rows.append([st.dataset, st.variant, st.model, scales, st.merge, st.precision, st.device, score,
-                     seconds(s.seconds_per_frame), str(s.sequences), st.signature()])  # fmt: skip
+        name, key = {"segtrackv2": ("IoU", "IoU"), "jumpcut": (f"error d={st.distances[-1]}", f"d={st.distances[-1]}")
+                     }.get(st.dataset, ("J&F", "J&F-Mean"))  # fmt: skip
+        rows.append([st.dataset, st.variant, st.model, ",".join(f"{x:g}" for x in st.scales), st.merge, st.precision,
+                     st.device, f"{name} {percent(s.metrics.get(key))}", seconds(s.seconds_per_frame),
+                     str(s.sequences), st.signature()])  # fmt: skip
     header = "Dataset Variant Model Scales Merge Precision Device Score s/frame Seq. Run".split()
-    return _section(
-        "Runs and their inference options", markdown_table(header, rows, [False] * 7 + [True] * 3 + [False])
-    )
+    return _section("Runs and their inference options", header, rows, [False] * 7 + [True] * 3 + [False])
+
+
+FOOTNOTES = f"""\
+- {DAGGER} recalled from the paper's table, not checked against a source; unmarked paper numbers were checked against \
+the paper or the DAVIS benchmark's results (sources in `rgmp/bench/paper.py`). – = not known.
+- {RANDOM_MARK} random weights: the run checks the pipeline; its scores say nothing about accuracy.
+- Paper times are the authors' GPU; ours are the device named in the row (reading frames and reference encoding \
+included, file writing excluded).
+- J, F, IoU and errors in percent; JumpCut error = wrongly labelled area / object area at the end of each transfer."""
 
 
 def report(summaries: Sequence[RunSummary]) -> str:
     """The markdown report: the paper's tables that concern the runs, the runs' options, and the footnotes."""
     datasets = {s.settings.dataset for s in summaries}
+    tables = {"davis2016": (table1, table5, table6), "davis2017": (table2,), "segtrackv2": (table3,),
+              "jumpcut": (table4,)}  # fmt: skip
     parts = ["# RGMP: the paper's tables and this implementation's runs"]
-    if "davis2016" in datasets:
-        parts += [table1(summaries), table5(summaries), table6(summaries)]
-    if "davis2017" in datasets:
-        parts.append(table2(summaries))
-    if "segtrackv2" in datasets:
-        parts.append(table3(summaries))
-    if "jumpcut" in datasets:
-        parts.append(table4(summaries))
-    parts.append(options_table(summaries))
-    parts.append(
-        "\n".join(
-            [
-                f"- {DAGGER} recalled from the paper's table, not checked against a source; unmarked paper numbers "
-                "were checked against the paper or the DAVIS benchmark's results (sources in `rgmp/bench/paper.py`). "
-                "– = not known.",
-                f"- {RANDOM_MARK} random weights: the run checks the pipeline; its scores say nothing about accuracy.",
-                "- Paper times are the authors' GPU; ours are the device named in the row (reading frames and "
-                "reference encoding included, file writing excluded).",
-                "- J, F, IoU and errors in percent; JumpCut error = wrongly labelled area / object area at the end of "
-                "each transfer.",
-            ]
-        )
-    )
-    return "\n\n".join(parts) + "\n"
-
-
-def _section(title: str, table: str) -> str:
-    return f"## {title}\n\n{table}"
+    parts += [table(summaries) for dataset, group in tables.items() if dataset in datasets for table in group]
+    return "\n\n".join([*parts, options_table(summaries), FOOTNOTES]) + "\n"

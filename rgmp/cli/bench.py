@@ -331,7 +331,7 @@ def run_bench(args: argparse.Namespace) -> None:
         records = _run_end_to_end(args, models)
     else:
         records = run_cases(build_cases(axes, full=args.full), models, warmup=args.warmup, repeats=args.repeats,
-                            options={"merge": args.merge}, progress=args.progress)  # fmt: skip
+                            merge=args.merge, progress=args.progress)  # fmt: skip
         print(speed_notes(records))
         print()
         print(speed_table(records))
