@@ -76,7 +76,7 @@ def build_demo(
     limits: Limits | None = None,
     device: str | torch.device | None = None,
     work_root: Path | None = None,
-    default_size: int = 480,
+    default_size: int | None = None,
 ) -> gr.Blocks:
     """Build the page.
 
@@ -85,7 +85,8 @@ def build_demo(
         limits: serving limits; default: :meth:`Limits.from_env`.
         device: where the network runs; default ``$RGMP_DEVICE``, else CUDA > MPS > CPU.
         work_root: parent of the users' private folders; default :func:`default_work_root`.
-        default_size: the processing size (short side, px) selected at first and used by the API.
+        default_size: the processing size (short side, px) selected at first and used by the API; None = the
+            model's.
     """
     limits = limits or Limits.from_env()
     if device is None:

@@ -22,7 +22,8 @@ class DemoContext:
         device: where sessions run.
         limits: what is accepted.
         work_root: parent of the users' private folders.
-        default_size: processing size (short side, px) of the API and of the page's default.
+        default_size: processing size (short side, px) of the API and of the page's default; None = the
+            model's (``config.default_size``).
         default_model: the model key used when none is chosen, and by the API (:func:`demo.models.default_model`).
     """
 
@@ -30,7 +31,7 @@ class DemoContext:
     device: torch.device
     limits: Limits
     work_root: Path
-    default_size: int | None = 480
+    default_size: int | None = None
     default_model: str = STARTER
 
     def workspace(self, workspace: Workspace | None) -> Workspace:

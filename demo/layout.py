@@ -15,11 +15,18 @@ from demo.annotation import BRUSH_COLOURS, BRUSH_RADIUS, ERASER_RADIUS, describe
 from demo.example_clips import available_examples
 from demo.limits import Limits
 from demo.mask_tools import TOOLS
-from demo.models import model_choices
+from demo.models import MODEL_SIZE, STARTER, model_choices
 from demo.run_controller import adapt_label
 
 TITLE = "RGMP · video object segmentation"
-SIZES = [("240 px", 240), ("360 px", 360), ("480 px (paper)", 480), ("720 px", 720), ("1080 px", 1080)]
+SIZES = [
+    ("the model's (light 240 px, paper native)", MODEL_SIZE),
+    ("240 px", 240),
+    ("360 px", 360),
+    ("480 px (paper)", 480),
+    ("720 px", 720),
+    ("1080 px", 1080),
+]
 SCALES = [("model default", "default"), ("1.0", "1.0"), ("0.5, 0.75, 1.0 (paper)", "0.5,0.75,1.0")]
 CSS = """
 #main { display: grid !important; grid-template-columns: minmax(300px, 2fr) minmax(0, 3fr);
@@ -132,8 +139,10 @@ def editor_section() -> Components:
     return parts
 
 
-def run_options(device: torch.device, first_model: str, default_size: int) -> Components:
-    """3 · the model, the processing size, adapting to the clip, and the other run options (folded)."""
+def run_options(device: torch.device, first_model: str, default_size: int | None) -> Components:
+    """3 · the model, the processing size (None: the model's), adapting to the clip, and the other run options
+    (folded)."""
+    default_size = MODEL_SIZE if default_size is None else default_size
     sizes = SIZES if default_size in dict(SIZES).values() else [*SIZES, (f"{default_size} px", default_size)]
     parts: Components = {}
     with gr.Row():
@@ -141,7 +150,9 @@ def run_options(device: torch.device, first_model: str, default_size: int) -> Co
         parts["size"] = gr.Dropdown(
             sizes, value=default_size, label="Processing size (short side)", scale=1, elem_id="size"
         )
-    parts["adapt"] = gr.Checkbox(value=device.type != "cpu", label=adapt_label(device), elem_id="adapt")
+    # On by default, except for the paper model on a CPU, where adapting takes minutes (as the CLI's --adapt auto).
+    ticked = device.type != "cpu" or first_model == STARTER
+    parts["adapt"] = gr.Checkbox(value=ticked, label=adapt_label(device), elem_id="adapt")
     with gr.Accordion("More run options", open=False, elem_id="run-options"):
         parts["scales"] = gr.Dropdown(SCALES, value="default", label="Scales", allow_custom_value=True)
         with gr.Row():
@@ -167,7 +178,7 @@ def run_options(device: torch.device, first_model: str, default_size: int) -> Co
     return parts
 
 
-def run_section(device: torch.device, first_model: str, default_size: int) -> Components:
+def run_section(device: torch.device, first_model: str, default_size: int | None) -> Components:
     """3 and 4 · the run options, Run and Stop, the status line, the live preview and the results."""
     with gr.Column(elem_id="run-column", min_width=300):
         parts = run_options(device, first_model, default_size)

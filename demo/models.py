@@ -30,6 +30,8 @@ T = TypeVar("T")
 
 STARTER = "starter"
 OFFICIAL = "official"
+MODEL_SIZE = "model"
+"""The processing-size choice that leaves the size to the network (``config.default_size``)."""
 
 
 def paper_weights_installed() -> bool:

@@ -22,6 +22,7 @@ from demo.annotation import labels_from_editor
 from demo.clips import checked_labels, require_clip
 from demo.context import DemoContext
 from demo.errors import WARNING, DemoError, strip_paths, warning
+from demo.models import MODEL_SIZE
 from demo.outputs import Update, skip
 from demo.pipeline import RunProgress, RunResult, segment_clip
 from demo.stream import StreamSegments
@@ -77,14 +78,15 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
         raise DemoError(str(err)) from None
 
 
-def adapt_seconds(device: torch.device) -> int:
-    """About how long adapting to a clip (:data:`train.online.ADAPT_SCHEDULE`) takes on ``device``, in seconds."""
-    return round(ADAPT_SCHEDULE.estimated_seconds(device))
+def adapt_cost(device: torch.device) -> str:
+    """About how long adapting to a clip (:data:`train.online.ADAPT_SCHEDULE`) takes on ``device``, in words."""
+    seconds = ADAPT_SCHEDULE.estimated_seconds(device)
+    return f"about {round(seconds)} s" if seconds >= 1 else "under a second"
 
 
 def adapt_label(device: torch.device) -> str:
     """The label of the "adapt to this clip first" box, with its cost on ``device``."""
-    return f"Adapt to this clip first (about {adapt_seconds(device)} s)"
+    return f"Adapt to this clip first ({adapt_cost(device)})"
 
 
 class RunController:
@@ -160,7 +162,7 @@ class RunController:
         model_key: str | None,
         checkpoint: str | None,
         scales: str | None,
-        size: int | None,
+        size: int | str | None,
         adapt: Callable[[], bool] | None = None,
     ) -> Session:
         """A session with the chosen network (an uploaded checkpoint wins), prepared once and kept; scales and
@@ -170,7 +172,7 @@ class RunController:
         network = self.context.networks.get(key)
         options = SessionOptions(
             scales=parse_scales(scales),
-            size=int(size) if size else None,
+            size=None if size in (None, "", MODEL_SIZE) else int(size),
             adapt=None if adapt is None else dataclasses.replace(ADAPT_SCHEDULE, cancel=adapt),
         )
         return Session(network, network.device, options)
@@ -182,7 +184,7 @@ class RunController:
         model_key: str | None,
         checkpoint: str | None,
         scales: str | None,
-        size: int | None,
+        size: int | str | None,
         overlay_style: str,
         cutout_background: str,
         redo_earlier: bool,
@@ -228,8 +230,7 @@ class RunController:
                 redo_earlier=redo_earlier,
             )
             if adapt:
-                seconds = adapt_seconds(self.context.device)
-                progress(None, desc=f"adapting the network to this clip first (about {seconds} s)")
+                progress(None, desc=f"adapting the network to this clip first ({adapt_cost(self.context.device)})")
             shown = 0.0
             for item in run:
                 if isinstance(item, RunProgress):

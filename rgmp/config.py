@@ -30,6 +30,8 @@ class ModelConfig:
             extra scales the same way, as the authors' code does; "minimal" pads only up to the next
             multiple of 32.
         default_scales: inference scales used when the caller gives none.
+        default_size: processing size (short side, px) used when the caller gives none; None = the frames' own
+            size. Frames are never enlarged.
     """
 
     name: str = "paper"
@@ -42,6 +44,7 @@ class ModelConfig:
     std: tuple[float, float, float] = (0.229, 0.224, 0.225)
     pad_mode: PadMode = "released"
     default_scales: tuple[float, ...] = field(default=(0.5, 0.75, 1.0))
+    default_size: int | None = None
 
     @property
     def family(self) -> str:
@@ -74,7 +77,9 @@ LITE = ModelConfig(
     std=(0.5, 0.5, 0.5),
     pad_mode="minimal",
     default_scales=(1.0,),
+    default_size=240,
 )
-"""The CPU-friendly variant: EfficientNet-Lite0 encoder, 64-wide decoder, single scale."""
+"""The CPU-friendly variant: EfficientNet-Lite0 encoder, 64-wide decoder, single scale, frames processed at 240 px
+(short side; on the dev split the starter scores higher there than at 480p, and runs about 3× faster)."""
 
 PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "lite": LITE}

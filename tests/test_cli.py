@@ -250,7 +250,7 @@ def test_segment_and_benchmark_share_the_inference_options():
     assert {k: segment_args[k] for k in shared} == {k: benchmark_args[k] for k in shared}
     assert (segment_args["precision"], benchmark_args["precision"]) == ("auto", "fp32")  # tables stay fp32
     assert (segment_args["adapt"], benchmark_args["adapt"]) == ("auto", "off")  # tables: no online learning
-    assert segment_args["size"] == 480 and segment_args["merge"] == "soft" and segment_args["online_steps"] is None
+    assert segment_args["size"] is None and segment_args["merge"] == "soft" and segment_args["online_steps"] is None
     for command in (["segment", "--frames", "f", "--mask", "m"], ["benchmark", "davis2016"]):
         args = parser.parse_args([*command, "--out", "o", "--scales", "0.5, 1"])
         assert args.scales == (0.5, 1.0)

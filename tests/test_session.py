@@ -206,8 +206,25 @@ def test_the_adapt_hook_sees_the_annotated_frame_at_the_processing_size(model):
     list(Session(model, "cpu", SessionOptions(adapt=hook, size=32)).propagate(frames, mask))
     list(Session(model, "cpu", SessionOptions(adapt=hook)).propagate(frames, mask))
     assert seen[0][:3] == ((32, 48, 3), (32, 48), np.uint8)
-    assert seen[1][:2] == ((64, 96, 3), (64, 96))
+    assert seen[1][:2] == ((64, 96, 3), (64, 96))  # the model's default size (240) is larger: never enlarged
     assert seen[0][3] == seen[1][3] == sorted(np.unique(mask))
+
+
+def test_the_model_config_gives_the_default_processing_size():
+    small = seeded_model(ModelConfig(**{**TINY.__dict__, "default_size": 32}), seed=1)
+    frames, mask = clip(2, height=64, width=96)
+    sizes = []
+
+    def hook(network, frame, labels):
+        sizes.append(frame.shape[:2])
+        return network
+
+    for size in (None, 0, 48):
+        result = list(Session(small, "cpu", SessionOptions(adapt=hook, size=size)).propagate(frames, mask))[-1]
+        assert result.labels.shape == (64, 96)  # outputs come back at the frames' size
+    assert sizes == [(32, 48), (64, 96), (48, 72)]
+    with pytest.raises(SessionError, match="0 .the frames' own. or at least 32"):
+        SessionOptions(size=16)
 
 
 def test_flip_averaging_is_mirror_symmetric(model):

@@ -35,7 +35,7 @@ class TrainConfig:
         val: DAVIS-layout set used for the validation pass (``KIND:PATH``); None = no validation.
         val_sequences: its sequences to score (a few held-out ones).
         val_every: steps between validation passes (and one at the end).
-        val_size: short side of the frames during validation (None = native 480p).
+        val_size: short side of the frames during validation (None = native 480p, not the model's default).
         size: training crop, "HxW" on the command line.
         steps: total optimisation steps of this stage.
         max_minutes: also stop (normally, writing the final checkpoint) after this much training wall time,

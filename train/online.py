@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -26,7 +26,6 @@ def online_finetune(
     size: tuple[int, int] = (256, 256),
     seed: int = 0,
     decoder_only: bool = False,
-    native_scale: bool = False,
     progress: bool = True,
     cancel: Callable[[], bool] | None = None,
 ) -> RGMP:
@@ -46,8 +45,6 @@ def online_finetune(
         seed: seeds the pairs (the same call gives the same model).
         decoder_only: train the decoder only; the encoder stays as it is and is not back-propagated through,
             which makes each step about twice as fast.
-        native_scale: show the objects in the pairs at about the size they have in ``frame`` (×0.8–1.25)
-            rather than filling 30–90% of the crop, so that the network adapts at the scale it will run at.
         progress: show a tqdm bar.
         cancel: polled every step; returning True stops early (the steps taken are kept).
 
@@ -65,10 +62,7 @@ def online_finetune(
     if not ((mask > 0) & (mask != VOID)).any():
         raise ValueError("online learning needs at least one object in the mask")
     labels = mask.astype(np.uint8)
-    options = PairOptions(size=size, strategy2=0.0, min_pixels=1)
-    if native_scale:
-        options = replace(options, object_size=_native_object_size(labels, min(size)))
-    generator = PairGenerator([ArrayEntry(frame, labels)], None, options)
+    generator = PairGenerator([ArrayEntry(frame, labels)], None, PairOptions(size=size, strategy2=0.0, min_pixels=1))
     device = next(model.parameters()).device
     model.to(memory_format=torch.channels_last)
     unrolled = Unrolled(model.train())
@@ -95,24 +89,13 @@ def online_finetune(
     return model.eval()
 
 
-def _native_object_size(labels: np.ndarray, crop: int) -> tuple[float, float]:
-    """The objects' mean box long side in ``labels`` ((H, W) label map) as a fraction of a ``crop``-pixel side,
-    ×0.8–1.25, kept within 0.1–0.9."""
-    sides = []
-    for label in np.unique(labels[(labels > 0) & (labels < 255)]):
-        rows, cols = np.nonzero(labels == label)
-        sides.append(max(rows.max() - rows.min(), cols.max() - cols.min()) + 1)
-    fraction = float(np.mean(sides)) / crop
-    return float(np.clip(0.8 * fraction, 0.1, 0.9)), float(np.clip(1.25 * fraction, 0.1, 0.9))
-
-
 @dataclass(frozen=True)
 class OnlineLearning:
     """Online learning as a session's ``adapt`` hook: ``OnlineLearning(steps, lr)(model, frame, mask)`` fine-tunes
     ``model`` (the session passes a copy) on the annotated frame with :func:`online_finetune` and returns it.
 
     Attributes:
-        steps, lr, batch_size, size, seed, decoder_only, native_scale: as :func:`online_finetune`.
+        steps, lr, batch_size, size, seed, decoder_only: as :func:`online_finetune`.
         progress: show a tqdm bar.
         cancel: polled every step; returning True stops early.
     """
@@ -123,7 +106,6 @@ class OnlineLearning:
     size: tuple[int, int] = (256, 256)
     seed: int = 0
     decoder_only: bool = False
-    native_scale: bool = False
     progress: bool = False
     cancel: Callable[[], bool] | None = field(default=None, compare=False)
 
@@ -134,8 +116,7 @@ class OnlineLearning:
     def __call__(self, model: RGMP, frame: np.ndarray, mask: np.ndarray) -> RGMP:
         return online_finetune(
             model, frame, mask, self.steps, self.lr, batch_size=self.batch_size, size=self.size, seed=self.seed,
-            decoder_only=self.decoder_only, native_scale=self.native_scale, progress=self.progress,
-            cancel=self.cancel,
+            decoder_only=self.decoder_only, progress=self.progress, cancel=self.cancel,
         )  # fmt: skip
 
     def estimated_seconds(self, device: str | torch.device) -> float:
@@ -147,8 +128,8 @@ class OnlineLearning:
 
 
 STEP_SECONDS: dict[tuple[str, bool], float] = {
-    ("cpu", False): 0.60,
-    ("cpu", True): 0.30,
+    ("cpu", False): 0.62,
+    ("cpu", True): 0.34,
     ("cuda", False): 0.03,
     ("cuda", True): 0.02,
 }
@@ -158,6 +139,6 @@ AMD EPYC (rgmp/weights/MODEL_CARD.md); CUDA: an estimate, no GPU was measured.""
 
 PAPER_SCHEDULE = OnlineLearning(steps=1000, lr=1e-7)
 """The paper's online learning (§4.3): 1000 Adam steps at 1e-7."""
-ADAPT_SCHEDULE = OnlineLearning(steps=20, lr=1e-4)
+ADAPT_SCHEDULE = OnlineLearning(steps=40, lr=1e-4, batch_size=2, decoder_only=True)
 """The fast schedule ("adapt to this clip first"): chosen on the dev split for J&F and seconds (rgmp/weights/
 MODEL_CARD.md)."""

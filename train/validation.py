@@ -29,7 +29,7 @@ def score_clip(model: RGMP, clip: VideoEntry, device: torch.device, size: int | 
     """Propagate the first mask of a clip; returns per-object, per-frame (J, F) as the official evaluation."""
     gt = np.stack([read_labels(m, clip.labels) for m in clip.masks])
     gt = np.where(gt == VOID, 0, gt)
-    session = Session(model, device, SessionOptions(size=size))
+    session = Session(model, device, SessionOptions(size=size or 0))
     frames = (read_image(f) for f in clip.frames)
     pred = np.stack([r.labels for r in session.propagate(frames, gt[0])])
     return evaluate_semisupervised(gt, pred)

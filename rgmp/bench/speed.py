@@ -214,7 +214,8 @@ def measure(case: BenchCase, model: RGMP, weights: str, *, warmup: int, repeats:
     with PeakMemory(device) as yard_memory:
         for _ in range(warmup):
             forward()
-    session = Session(model, device, SessionOptions(scales=case.scales, merge=merge), dtype=parse_dtype(case.dtype))
+    options = SessionOptions(scales=case.scales, merge=merge, size=0)  # the case's frame size, as given
+    session = Session(model, device, options, dtype=parse_dtype(case.dtype))
     frames, mask = synthetic_clip(case.height, case.width, case.objects, 1 + warmup + repeats)
     results = session.propagate(iter(frames), mask)
     with PeakMemory(device) as memory:

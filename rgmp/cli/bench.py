@@ -111,7 +111,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         summary = gather(args.out)
         _print_outputs(args.out, summary.settings.dataset)
         return
-    if args.size < 0 or 0 < args.size < 32:
+    if args.size is not None and (args.size < 0 or 0 < args.size < 32):
         raise BenchmarkError(f"--size must be 0 (native) or at least 32, got {args.size}")
     if args.root is None:
         raise BenchmarkError("--root is required (the dataset folder), except with --gather")
@@ -119,11 +119,11 @@ def run_benchmark(args: argparse.Namespace) -> None:
         raise BenchmarkError("give either --weights or --random-init, not both")
     rank, world = _rank_world(args)
     device = rank_device(args.device)
+    model, weights = load_benchmark_model(args.model, args.weights, args.random_init, memory=args.convgru)
     try:
-        adapt = adapter(args, device)
+        adapt = adapter(args, device, model.config)
     except InputError as err:
         raise BenchmarkError(str(err)) from None
-    model, weights = load_benchmark_model(args.model, args.weights, args.random_init, memory=args.convgru)
     settings = RunSettings(
         dataset=args.dataset,
         root=str(args.root.resolve()),
@@ -134,7 +134,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         weights=weights,
         scales=tuple(args.scales or model.config.default_scales),
         merge=args.merge,
-        size=args.size or None,
+        size=model.config.default_size if args.size is None else args.size or None,
         precision=args.precision,
         device=device.type,
         no_reference=args.no_ref,
@@ -223,7 +223,7 @@ def make_session(model, device: torch.device, settings: RunSettings, adapt=None)
     options = SessionOptions(
         scales=settings.scales,
         merge=settings.merge,  # type: ignore[arg-type]
-        size=settings.size,
+        size=settings.size or 0,  # None in a record: the frames' own size
         no_reference=settings.no_reference,
         no_previous=settings.no_previous,
         adapt=adapt,

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 
 import torch
 
+from rgmp.config import ModelConfig
 from rgmp.device import DTYPES, parse_precision, pick_device
 from rgmp.errors import InputError
 from rgmp.inference import SessionOptions, parse_scales
@@ -25,7 +27,8 @@ def _scales(text: str) -> tuple[float, ...]:
 
 def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str = "auto", adapt: str = "auto") -> None:
     """The model and session options; ``precision`` and ``adapt`` are the defaults of ``--precision`` ("auto":
-    bf16 for the light model on CPUs with native bf16, else fp32) and ``--adapt`` ("auto": on a GPU)."""
+    bf16 for the light model on CPUs with native bf16, else fp32) and ``--adapt`` ("auto": on a GPU, and for the
+    light model on a CPU too)."""
     parser.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
     parser.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
     parser.add_argument("--scales", type=_scales, help="comma-separated scales, e.g. 0.5,0.75,1.0 (default: model's)")
@@ -34,8 +37,8 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
     parser.add_argument(
         "--size",
         type=int,
-        default=480,
-        help="short side the frames are processed at, never enlarged (default 480; 0 = native)",
+        help="short side the frames are processed at, never enlarged; 0 = native (default: the model's, 240 for "
+        "the light model, native for the paper model)",
     )
     parser.add_argument("--device", default="auto", help="cuda, mps, cpu or auto (default: cuda > mps > cpu)")
     parser.add_argument(
@@ -52,7 +55,8 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
         choices=["auto", "on", "off"],
         default=adapt,
         help="adapt the network to the clip on its annotated frame first (online learning with the fast "
-        f"schedule of train.online.ADAPT_SCHEDULE); auto = on a GPU, where it costs under a second (default {adapt})",
+        "schedule of train.online.ADAPT_SCHEDULE: about 7 s per clip for the light model on a 2-core CPU, under a "
+        f"second on a GPU); auto = on, except for the paper model on a CPU (default {adapt})",
     )
     parser.add_argument(
         "--online-learning",
@@ -63,8 +67,9 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
     parser.add_argument("--online-lr", type=float, help="their learning rate (default 1e-7, the paper's)")
 
 
-def adapter(args: argparse.Namespace, device: torch.device) -> Adapter | None:
-    """The online learning asked for: ``--online-steps`` / ``--online-learning``, else ``--adapt``'s schedule.
+def adapter(args: argparse.Namespace, device: torch.device, config: ModelConfig) -> Adapter | None:
+    """The online learning asked for: ``--online-steps`` / ``--online-learning``, else ``--adapt``'s schedule
+    (``auto``: on, except for the paper model on a CPU, where it takes minutes).
 
     Raises:
         InputError: steps below 1, or a learning rate that is not positive.
@@ -80,18 +85,19 @@ def adapter(args: argparse.Namespace, device: torch.device) -> Adapter | None:
             schedule = OnlineLearning(steps=steps, lr=PAPER_SCHEDULE.lr if args.online_lr is None else args.online_lr)
         except ValueError as err:
             raise InputError(f"--online-steps must be >= 0 and --online-lr > 0: {err}") from None
-    if schedule is None and (args.adapt == "on" or (args.adapt == "auto" and device.type != "cpu")):
+    auto = device.type != "cpu" or config.family == "lite"
+    if schedule is None and (args.adapt == "on" or (args.adapt == "auto" and auto)):
         schedule = ADAPT_SCHEDULE
-    return schedule
+    return None if schedule is None else dataclasses.replace(schedule, progress=True)
 
 
-def session_options(args: argparse.Namespace) -> tuple[SessionOptions, torch.device, Precision]:
-    """(session options, device, precision) from the inference options.
+def session_options(args: argparse.Namespace, config: ModelConfig) -> tuple[SessionOptions, torch.device, Precision]:
+    """(session options, device, precision) from the inference options, for a network of ``config``.
 
     Raises:
         InputError: a size, device or online-learning option that cannot be used.
     """
-    if args.size < 0 or 0 < args.size < 32:
+    if args.size is not None and (args.size < 0 or 0 < args.size < 32):
         raise InputError(f"--size must be 0 (native) or at least 32, got {args.size}")
     try:
         device = pick_device(args.device)
@@ -100,10 +106,10 @@ def session_options(args: argparse.Namespace) -> tuple[SessionOptions, torch.dev
     options = SessionOptions(
         scales=args.scales,
         merge=args.merge,
-        size=args.size or None,
+        size=args.size,
         no_reference=args.no_ref,
         no_previous=args.no_prev,
-        adapt=adapter(args, device),
+        adapt=adapter(args, device, config),
         flip=args.flip,
     )
     return options, device, parse_precision(args.precision)

@@ -87,11 +87,11 @@ def run_segment(args: argparse.Namespace) -> None:
         raise InputError("--mask-frame must be >= 0")
     if args.overlay is not None and args.overlay.suffix.lower() != ".mp4":
         raise InputError(f"--overlay must name an .mp4 file, got {args.overlay}")
-    options, device, precision = session_options(args)
+    model, _ = load_model_or_default(args.weights, args.model)
+    options, device, precision = session_options(args, model.config)
     mask = read_mask(args.mask)
     source = open_source(args.frames if args.frames is not None else args.video, args.fps)
     check_mask(mask, source, args.mask_frame)
-    model, _ = load_model_or_default(args.weights, args.model)
     session = Session(model, device, options, dtype=precision)
     adapt = " adapted to the clip first," if options.adapt is not None else ""
     print(f"{model.config.name} model,{adapt} {dtype_name(session.dtype)} on {device}", file=sys.stderr)
@@ -121,10 +121,11 @@ def run_segment_batch(args: argparse.Namespace) -> None:
     from rgmp.weights import load_model_or_default
 
     jobs = read_manifest(args.manifest, args.out) if args.manifest else clips_in_folder(args.folder, args.out)
-    options, _, precision = session_options(args)
+    model, _ = load_model_or_default(args.weights, args.model)
+    options, _, precision = session_options(args, model.config)
     result = run_batch(
         jobs,
-        lambda: load_model_or_default(args.weights, args.model)[0],
+        lambda: model,
         options,
         device=args.device,
         precision=precision,

@@ -56,7 +56,9 @@ class SessionOptions:
             "soft-product" (eq. 1 with the background estimated as the product of (1 - p) over objects: one
             network pass fewer), "naive" or "wta" (winner-take-all), the alternatives the paper compares.
         size: process frames resized so that their short side is ``size`` pixels (outputs are resized back);
-            frames are never enlarged: a smaller clip runs at its own size, as with None.
+            frames are never enlarged: a smaller clip runs at its own size. 0 = the frames' own size; None = the
+            model's default (``config.default_size``: 240 for the light model, the frames' own size for the
+            paper model).
         no_reference: ablation −Ref: the decoder sees zeros instead of the reference features.
         no_previous: ablation −Prev: the guidance mask is all zeros on every target frame.
         pass_batch: how many of a frame's network passes (one per object, plus the background pass) run in one
@@ -89,8 +91,8 @@ class SessionOptions:
             raise SessionError(f"unknown merge mode {self.merge!r}; choose one of {', '.join(MERGE_MODES)}")
         if self.scales is not None and (not self.scales or any(not 0 < s <= 4 for s in self.scales)):
             raise SessionError(f"scales must be a non-empty list of numbers in (0, 4], got {self.scales}")
-        if self.size is not None and self.size < 32:
-            raise SessionError(f"processing size must be at least 32 pixels, got {self.size}")
+        if self.size is not None and self.size != 0 and self.size < 32:
+            raise SessionError(f"processing size must be 0 (the frames' own) or at least 32 pixels, got {self.size}")
         if self.pass_batch is not None and self.pass_batch < 1:
             raise SessionError(f"pass_batch must be at least 1, got {self.pass_batch}")
 
@@ -277,7 +279,8 @@ class Session:
 
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
-        canvas = Canvas.for_frame(*_processing_size(height, width, self.options.size), self.model.config.pad_mode)
+        size = self.model.config.default_size if self.options.size is None else self.options.size or None
+        canvas = Canvas.for_frame(*_processing_size(height, width, size), self.model.config.pad_mode)
         state = _ClipState(self._clip_model(frame, mask, canvas), object_ids, canvas, (height, width))
         onehot = torch.from_numpy(np.stack([mask == i for i in object_ids])).to(self.device).float()
         objects = resize(onehot[None], (canvas.height, canvas.width))[0]
