@@ -20,7 +20,7 @@ from demo.run_controller import adapt_label
 
 TITLE = "RGMP · video object segmentation"
 SIZES = [
-    ("the model's (light 240 px, paper native)", MODEL_SIZE),
+    ("model's default", MODEL_SIZE),
     ("240 px", 240),
     ("360 px", 360),
     ("480 px (paper)", 480),

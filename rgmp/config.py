@@ -80,6 +80,6 @@ LITE = ModelConfig(
     default_size=240,
 )
 """The CPU-friendly variant: EfficientNet-Lite0 encoder, 64-wide decoder, single scale, frames processed at 240 px
-(short side; on the dev split the starter scores higher there than at 480p, and runs about 3× faster)."""
+(short side; on the dev split the starter scores higher there than at 480p, with a quarter of the pixels)."""
 
 PRESETS: dict[str, ModelConfig] = {"paper": PAPER, "lite": LITE}

@@ -53,7 +53,7 @@ def davis_root(root: Path) -> Path:
 
 
 def batch(*args: str) -> int:
-    return main(["segment-batch", "--device", "cpu", "--size", "0", "--no-progress", *args])
+    return main(["segment-batch", "--device", "cpu", "--size", "0", "--adapt", "off", "--no-progress", *args])
 
 
 def published(out: Path) -> dict[str, list[str]]:
@@ -149,7 +149,7 @@ def torchrun(manifest: Path, out: Path, weights: Path) -> subprocess.Popen:
     """``torchrun --nproc-per-node 2 -m rgmp segment-batch ...``."""
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     command += ["-m", "rgmp", "segment-batch", "--manifest", str(manifest), "--out", str(out)]
-    command += ["--weights", str(weights), "--device", "cpu", "--size", "0"]
+    command += ["--weights", str(weights), "--device", "cpu", "--size", "0", "--adapt", "off"]
     return subprocess.Popen(
         command,
         cwd=REPO,

@@ -375,14 +375,14 @@ def test_segtrack_iou_accumulates_over_the_frames_after_the_first(tmp_path, weig
     assert "## Table 3 — SegTrack v2" in (out / "table.md").read_text()
 
 
-def test_segtrack_network_runs_at_the_requested_short_side_default_480(tmp_path, weights):
+def test_segtrack_network_runs_at_the_requested_short_side_default_the_models(tmp_path, weights):
     root = write_segtrack(tmp_path / "st", {"frog": (3, 1)})
     out = tmp_path / "run"
     benchmark(*run_args("segtrackv2", root, out, weights, "--size", "32"))  # the last --size wins
     with Image.open(out / "results" / "frog" / "frog_00001.png") as im:
         assert im.size == (W, H)  # processed at 32 px, written at the frames' size
     assert json.loads((out / "summary.json").read_text())["settings"]["size"] == 32
-    assert benchmark_parser_default("segtrackv2", "size") == 480
+    assert benchmark_parser_default("segtrackv2", "size") is None  # the model's (config.default_size)
 
 
 def test_jumpcut_transfers_from_key_frames(tmp_path, weights, copy_session):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import subprocess
 import sys
 
@@ -14,10 +15,13 @@ from conftest import CLIPS, require
 from PIL import Image
 
 from rgmp.cli import build_parser, main
+from rgmp.cli.options import adapter
+from rgmp.config import LITE, PAPER
 from rgmp.inference import parse_scales
 from rgmp.io.masks import DAVIS_PALETTE, write_mask
 from rgmp.io.video import probe_video
 from rgmp.io.video_writer import VideoWriter
+from train.online import ADAPT_SCHEDULE
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +31,7 @@ def rollerblade():
 
 
 def segment(*args: str) -> int:
-    return main(["segment", "--device", "cpu", "--size", "120", *args])
+    return main(["segment", "--device", "cpu", "--size", "120", "--adapt", "off", *args])
 
 
 def test_segment_frames_then_evaluate(tmp_path, weights, rollerblade):
@@ -300,3 +304,18 @@ def test_adapt_runs_online_learning_first(tmp_path, weights, rollerblade, capsys
     assert "adapted to the clip first" in capsys.readouterr().err
     plain, adapted = (np.array(Image.open(tmp_path / k / "00020.png")) for k in ("plain", "adapted"))
     assert plain.shape == adapted.shape == (480, 854) and not np.array_equal(plain, adapted)
+
+
+def test_adapt_auto_is_on_except_for_the_paper_model_on_a_cpu():
+    parser = build_parser()
+
+    def schedule(device: str, config, *flags: str):
+        args = parser.parse_args(["segment", "--frames", "f", "--mask", "m", "--out", "o", *flags])
+        return adapter(args, torch.device(device), config)
+
+    assert schedule("cpu", LITE) == dataclasses.replace(ADAPT_SCHEDULE, progress=True)
+    assert schedule("cuda", PAPER) == dataclasses.replace(ADAPT_SCHEDULE, progress=True)
+    assert schedule("cpu", PAPER) is None
+    assert schedule("cpu", PAPER, "--adapt", "on") is not None
+    assert schedule("cuda", LITE, "--adapt", "off") is None
+    assert schedule("cpu", LITE, "--online-steps", "5").steps == 5  # an explicit schedule wins

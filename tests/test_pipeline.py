@@ -169,4 +169,5 @@ def test_the_entry_points_shorten_openmp_spin_before_torch_loads(tmp_path):
         OPENMP_SPINCOUNT,
         OPENMP_SPINCOUNT,
     ]
-    assert seen("app.py", "--help") == ["torch", "not", "loaded", OPENMP_SPINCOUNT]  # set at the top, before main
+    assert seen("app.py", "--help") == ["torch", "not", "loaded", "None"]  # no work at import time or for --help
+    assert seen("app.py", "--device", "nonsense") == [OPENMP_SPINCOUNT, OPENMP_SPINCOUNT]  # set up, then refused

@@ -27,10 +27,12 @@ if not CHROMIUM.exists():
 
 from playwright import sync_api  # noqa: E402 (pip install playwright; a missing driver fails, it does not skip)
 
+from demo import run_controller  # noqa: E402
 from demo.app import build_demo, launch_demo  # noqa: E402
 from demo.example_clips import EXAMPLES_DIR  # noqa: E402
 from demo.limits import Limits  # noqa: E402
 from demo.models import random_model_loader  # noqa: E402
+from train.online import OnlineLearning  # noqa: E402
 
 ARGS = [
     "--no-sandbox",
@@ -53,11 +55,18 @@ which closes by itself, while the demo's message stays under the video box.)"""
 
 
 class SlowModel(torch.nn.Module):
-    """A random lite network that takes at least ``delay`` seconds per frame, so that Stop lands mid-clip."""
+    """A random lite network that takes at least ``delay`` seconds per frame, so that Stop lands mid-clip; what
+    adapting to a clip reaches (encoder, decoder, step) is the network's own."""
 
     def __init__(self, model: torch.nn.Module, delay: float):
         super().__init__()
         self.inner, self.delay, self.config = model, delay, model.config
+
+    def __getattr__(self, name: str):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            return getattr(self.inner, name)
 
     def encode_reference(self, frame, mask):
         return self.inner.encode_reference(frame, mask)
@@ -73,6 +82,8 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     torch.set_num_threads(1)  # a shared 2-core CPU: OpenMP spinning would make tiny inputs 30× slower
     loader = random_model_loader()
     work = tmp_path_factory.mktemp("work")
+    patch = pytest.MonkeyPatch()  # adapting to the clip, ticked by default, in 2 steps instead of 40
+    patch.setattr(run_controller, "ADAPT_SCHEDULE", OnlineLearning(steps=2, lr=1e-4, batch_size=1, decoder_only=True))
     demo = build_demo(
         model_loader=lambda key: SlowModel(loader(key), 0.3),
         limits=Limits(),
@@ -86,6 +97,7 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     _, url, _ = launch_demo(demo, port=port, work_root=work, block=False, quiet=True)
     yield url
     demo.close()
+    patch.undo()
     torch.set_num_threads(previous)
 
 
