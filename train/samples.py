@@ -529,15 +529,7 @@ class ClipGenerator:
         mirrored = rng.random() < 0.5
         if mirrored:
             patch, alpha = patch[:, ::-1].copy(), alpha[:, ::-1].copy()
-        out_frames, out_labels = [], []
-        for t, (frame, label) in enumerate(zip(frames, labels, strict=True)):
-            matrix = similarity(centre, 0.0, scale, tuple(start + velocity * t))
-            frame, covered = paste(frame, patch, alpha, matrix)
-            label = label.copy()
-            label[covered] = 0
-            out_frames.append(frame)
-            out_labels.append(label)
-        return out_frames, out_labels
+        return _paste_moving(frames, labels, patch, alpha, centre, 0.0, scale, start, velocity, first_step=0)
 
     def _occlude(self, frames: list[np.ndarray], labels: list[np.ndarray], rng: np.random.Generator):
         """An object of another clip crosses the targets in front of the tracked one (which it hides)."""
@@ -554,12 +546,32 @@ class ClipGenerator:
         start = np.array(anchor) + rng.uniform(-0.25, 0.25, size=2) * (w, h)
         velocity = rng.uniform(-0.12, 0.12, size=2) * (w, h)
         angle = rng.uniform(-30, 30)
-        out_frames, out_labels = [], []
-        for t, (frame, label) in enumerate(zip(frames, labels, strict=True)):
-            matrix = similarity(centre, angle, scale, tuple(start + velocity * (t - len(frames) // 2)))
-            frame, covered = paste(frame, patch, alpha, matrix)
-            label = label.copy()
-            label[covered] = 0
-            out_frames.append(frame)
-            out_labels.append(label)
-        return out_frames, out_labels
+        return _paste_moving(
+            frames, labels, patch, alpha, centre, angle, scale, start, velocity, first_step=-(len(frames) // 2)
+        )
+
+
+def _paste_moving(
+    frames: list[np.ndarray],
+    labels: list[np.ndarray],
+    patch: np.ndarray,
+    alpha: np.ndarray,
+    centre: tuple[float, float],
+    angle: float,
+    scale: float,
+    start: np.ndarray,
+    velocity: np.ndarray,
+    *,
+    first_step: int,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Paste ``patch`` over every frame, its ``centre`` at ``start + velocity * (first_step + t)`` on frame ``t``;
+    the pixels it covers become background in the labels (copies; the inputs are not changed)."""
+    out_frames, out_labels = [], []
+    for t, (frame, label) in enumerate(zip(frames, labels, strict=True)):
+        matrix = similarity(centre, angle, scale, tuple(start + velocity * (first_step + t)))
+        frame, covered = paste(frame, patch, alpha, matrix)
+        label = label.copy()
+        label[covered] = 0
+        out_frames.append(frame)
+        out_labels.append(label)
+    return out_frames, out_labels
