@@ -195,6 +195,23 @@ def test_online_learning_adapts_a_copy_for_the_clip(model):
         OnlineLearning(steps=-1)
 
 
+def test_a_bf16_session_adapts_in_bf16_without_a_stale_weight_cache(model):
+    frames, mask = clip(3)
+    seen = []
+
+    def hook(network, frame, labels):
+        seen.append(
+            (torch.is_autocast_enabled("cpu") and torch.get_autocast_dtype("cpu"), torch.is_autocast_cache_enabled())
+        )
+        return OnlineLearning(steps=2, lr=1e-3)(network, frame, labels)
+
+    plain = list(Session(model, "cpu", dtype=torch.bfloat16).propagate(frames, mask))[2].probs
+    adapted = list(Session(model, "cpu", SessionOptions(adapt=hook), dtype=torch.bfloat16).propagate(frames, mask))
+    list(Session(model, "cpu", SessionOptions(adapt=hook)).propagate(frames, mask))
+    assert seen == [(torch.bfloat16, False), (False, True)]  # a cached bf16 weight would miss each Adam step
+    assert np.isfinite(adapted[2].probs).all() and np.abs(plain - adapted[2].probs).max() > 1e-4
+
+
 def test_the_adapt_hook_sees_the_annotated_frame_at_the_processing_size(model):
     frames, mask = clip(2, height=64, width=96)
     seen = []

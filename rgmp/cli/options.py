@@ -55,7 +55,7 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
         choices=["auto", "on", "off"],
         default=adapt,
         help="adapt the network to the clip on its annotated frame first (online learning with the fast "
-        "schedule of train.online.ADAPT_SCHEDULE: about 7 s per clip for the light model on a 2-core CPU, under a "
+        "schedule of train.online.ADAPT_SCHEDULE: about 2.5 s per clip for the light model on a 2-core CPU, under a "
         f"second on a GPU); auto = on, except for the paper model on a CPU (default {adapt})",
     )
     parser.add_argument(

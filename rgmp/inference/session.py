@@ -66,8 +66,8 @@ class SessionOptions:
             outgrow the caches (4 objects of the light model at 480p: 339 ms batched, 249 ms one by one).
         adapt: online learning (paper §4.3): called with a copy of the network, the annotated frame ((H, W, 3)
             uint8) and its label map, both at the processing size (``size``), before the clip is propagated, it
-            returns the copy adapted to the clip
-            (``train.online.OnlineLearning`` is one); None = off. The session's own network is never changed.
+            returns the copy adapted to the clip (``train.online.OnlineLearning`` is one); None = off. It runs
+            under bf16 autocast when the session's precision is bf16. The session's own network is never changed.
         flip: also run every pass on the mirrored frame (with the mirrored reference and guidance) and average
             the two probabilities, as the scales are averaged: twice the passes.
         cuda_graphs: on a CUDA device, record each network pass of a clip in a CUDA graph on its first target
@@ -309,7 +309,14 @@ class Session:
             size = (canvas.width, canvas.height)
             frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
             mask = cv2.resize(mask.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST)
-        with torch.inference_mode(False), torch.enable_grad():
+        # bf16 speeds online learning up as it does inference (fp16 would need a gradient scaler). No weight cache:
+        # it would keep serving the weights of before each optimiser step.
+        precision = (
+            torch.autocast(self.device.type, dtype=self.dtype, cache_enabled=False)
+            if self.dtype == torch.bfloat16
+            else contextlib.nullcontext()
+        )
+        with torch.inference_mode(False), torch.enable_grad(), precision:
             tuned = self.options.adapt(copy.deepcopy(self.model), frame, mask)
         return self.prepared.with_model(tuned).network
 

@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from rgmp.config import ModelConfig
 from rgmp.model.decoder import Decoder
-from rgmp.model.encoder import LiteEncoder, ResNetEncoder
+from rgmp.model.encoder import Features, LiteEncoder, ResNetEncoder
 
 
 class RGMP(nn.Module):
@@ -53,5 +53,12 @@ class RGMP(nn.Module):
 
         ``hidden`` is None on the first target frame; without memory (``config.memory`` False) it stays None.
         """
-        logits, hidden = self.decoder(self.encoder(frame, mask), reference_r5, hidden)
+        return self.decode(self.encoder(frame, mask), reference_r5, hidden)
+
+    def decode(
+        self, target: Features, reference_r5: Tensor, hidden: Tensor | None = None
+    ) -> tuple[Tensor, Tensor | None]:
+        """The decoder half of :meth:`step`, on the target's encoder features (r5, r4, r3, r2): returns (logits
+        (B, 2, H, W) at the input size, new hidden state)."""
+        logits, hidden = self.decoder(target, reference_r5, hidden)
         return F.interpolate(logits, scale_factor=4, mode="bilinear", align_corners=True), hidden
