@@ -31,7 +31,7 @@ from rgmp.errors import InputError
 from rgmp.inference import Session, SessionOptions
 from rgmp.inference import parse_scales as parse_scale_text
 from rgmp.io.outputs import VideoOptions
-from train.online import ADAPT_SCHEDULE
+from train.online import adapt_schedule
 
 
 @dataclass
@@ -79,8 +79,8 @@ def parse_scales(text: str | None) -> tuple[float, ...] | None:
 
 
 def adapt_cost(device: torch.device) -> str:
-    """About how long adapting to a clip (:data:`train.online.ADAPT_SCHEDULE`) takes on ``device``, in words."""
-    seconds = ADAPT_SCHEDULE.estimated_seconds(device)
+    """About how long adapting to a clip (:func:`train.online.adapt_schedule`) takes on ``device``, in words."""
+    seconds = adapt_schedule(device).estimated_seconds(device)
     return f"about {round(seconds)} s" if seconds >= 1 else "under a second"
 
 
@@ -167,13 +167,15 @@ class RunController:
     ) -> Session:
         """A session with the chosen network (an uploaded checkpoint wins), prepared once and kept; scales and
         processing size (which the session never makes larger than the clip); with ``adapt`` (the Stop flag),
-        adapted to the clip first by :data:`train.online.ADAPT_SCHEDULE`, which Stop cancels."""
+        adapted to the clip first by the device's :func:`train.online.adapt_schedule`, which Stop cancels. On a
+        CUDA GPU every frame is also averaged with its mirror image (flip), as the best-scoring settings do."""
         key = checkpoint or model_key or self.context.default_model
         network = self.context.networks.get(key)
         options = SessionOptions(
             scales=parse_scales(scales),
             size=None if size in (None, "", MODEL_SIZE) else int(size),
-            adapt=None if adapt is None else dataclasses.replace(ADAPT_SCHEDULE, cancel=adapt),
+            adapt=None if adapt is None else dataclasses.replace(adapt_schedule(network.device), cancel=adapt),
+            flip=network.device.type == "cuda",
         )
         return Session(network, network.device, options)
 

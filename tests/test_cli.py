@@ -15,13 +15,13 @@ from conftest import CLIPS, require
 from PIL import Image
 
 from rgmp.cli import build_parser, main
-from rgmp.cli.options import adapter
+from rgmp.cli.options import adapter, session_options
 from rgmp.config import LITE, PAPER
 from rgmp.inference import parse_scales
 from rgmp.io.masks import DAVIS_PALETTE, write_mask
 from rgmp.io.video import probe_video
 from rgmp.io.video_writer import VideoWriter
-from train.online import ADAPT_SCHEDULE
+from train.online import ADAPT_SCHEDULE, GPU_SCHEDULE
 
 
 @pytest.fixture(scope="module")
@@ -314,8 +314,20 @@ def test_adapt_auto_is_on_except_for_the_paper_model_on_a_cpu():
         return adapter(args, torch.device(device), config)
 
     assert schedule("cpu", LITE) == dataclasses.replace(ADAPT_SCHEDULE, progress=True)
-    assert schedule("cuda", PAPER) == dataclasses.replace(ADAPT_SCHEDULE, progress=True)
+    assert schedule("cuda", PAPER) == dataclasses.replace(GPU_SCHEDULE, progress=True)  # the best-scoring one there
     assert schedule("cpu", PAPER) is None
     assert schedule("cpu", PAPER, "--adapt", "on") is not None
     assert schedule("cuda", LITE, "--adapt", "off") is None
     assert schedule("cpu", LITE, "--online-steps", "5").steps == 5  # an explicit schedule wins
+
+
+def test_flip_auto_is_on_on_a_gpu_only(monkeypatch):
+    parser = build_parser()
+
+    def flip(device: str, *flags: str) -> bool:
+        monkeypatch.setattr("rgmp.cli.options.pick_device", lambda name: torch.device(device))
+        args = parser.parse_args(["segment", "--frames", "f", "--mask", "m", "--out", "o", *flags])
+        return session_options(args, LITE)[0].flip
+
+    assert (flip("cpu"), flip("cuda")) == (False, True)
+    assert (flip("cpu", "--flip"), flip("cuda", "--flip", "off"), flip("cpu", "--flip", "on")) == (True, False, True)

@@ -32,7 +32,15 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
     parser.add_argument("--model", choices=["paper", "lite"], help="architecture (default: from --weights, else lite)")
     parser.add_argument("--weights", type=Path, help="authors' weights.pth or an RGMP checkpoint (default: installed)")
     parser.add_argument("--scales", type=_scales, help="comma-separated scales, e.g. 0.5,0.75,1.0 (default: model's)")
-    parser.add_argument("--flip", action="store_true", help="also run each frame mirrored and average (2x the time)")
+    parser.add_argument(
+        "--flip",
+        nargs="?",
+        const="on",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="also run each frame mirrored and average: 2× the network's time; --flip alone = on, auto = on a CUDA "
+        "GPU only (default auto)",
+    )
     parser.add_argument("--merge", choices=MERGE_MODES, default="soft", help="several-object merge (default soft)")
     parser.add_argument(
         "--size",
@@ -54,9 +62,9 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
         "--adapt",
         choices=["auto", "on", "off"],
         default=adapt,
-        help="adapt the network to the clip on its annotated frame first (online learning with the fast "
-        "schedule of train.online.ADAPT_SCHEDULE: about 2.5 s per clip for the light model on a 2-core CPU, under a "
-        f"second on a GPU); auto = on, except for the paper model on a CPU (default {adapt})",
+        help="adapt the network to the clip on its annotated frame first (online learning: on a CPU the fast "
+        "schedule train.online.ADAPT_SCHEDULE, about 2.5 s per clip for the light model on 2 cores; on a CUDA GPU "
+        f"the best-scoring GPU_SCHEDULE); auto = on, except for the paper model on a CPU (default {adapt})",
     )
     parser.add_argument(
         "--online-learning",
@@ -74,7 +82,7 @@ def adapter(args: argparse.Namespace, device: torch.device, config: ModelConfig)
     Raises:
         InputError: steps below 1, or a learning rate that is not positive.
     """
-    from train.online import ADAPT_SCHEDULE, PAPER_SCHEDULE, OnlineLearning
+    from train.online import PAPER_SCHEDULE, OnlineLearning, adapt_schedule
 
     schedule = PAPER_SCHEDULE if args.online_learning else None
     if args.online_steps is not None or args.online_lr is not None:
@@ -87,7 +95,7 @@ def adapter(args: argparse.Namespace, device: torch.device, config: ModelConfig)
             raise InputError(f"--online-steps must be >= 0 and --online-lr > 0: {err}") from None
     auto = device.type != "cpu" or config.family == "lite"
     if schedule is None and (args.adapt == "on" or (args.adapt == "auto" and auto)):
-        schedule = ADAPT_SCHEDULE
+        schedule = adapt_schedule(device)
     return None if schedule is None else dataclasses.replace(schedule, progress=True)
 
 
@@ -110,6 +118,6 @@ def session_options(args: argparse.Namespace, config: ModelConfig) -> tuple[Sess
         no_reference=args.no_ref,
         no_previous=args.no_prev,
         adapt=adapter(args, device, config),
-        flip=args.flip,
+        flip=args.flip == "on" or (args.flip == "auto" and device.type == "cuda"),
     )
     return options, device, parse_precision(args.precision)

@@ -82,8 +82,9 @@ def server(tmp_path_factory: pytest.TempPathFactory):
     torch.set_num_threads(1)  # a shared 2-core CPU: OpenMP spinning would make tiny inputs 30× slower
     loader = random_model_loader()
     work = tmp_path_factory.mktemp("work")
-    patch = pytest.MonkeyPatch()  # adapting to the clip, ticked by default, in 2 steps instead of 40
-    patch.setattr(run_controller, "ADAPT_SCHEDULE", OnlineLearning(steps=2, lr=1e-4, batch_size=1, decoder_only=True))
+    patch = pytest.MonkeyPatch()  # adapting to the clip, ticked by default, in 2 steps instead of 20
+    tiny = OnlineLearning(steps=2, lr=1e-4, batch_size=1, decoder_only=True)
+    patch.setattr(run_controller, "adapt_schedule", lambda device: tiny)
     demo = build_demo(
         model_loader=lambda key: SlowModel(loader(key), 0.3),
         limits=Limits(),
