@@ -21,7 +21,7 @@ from rgmp.inference import parse_scales
 from rgmp.io.masks import DAVIS_PALETTE, write_mask
 from rgmp.io.video import probe_video
 from rgmp.io.video_writer import VideoWriter
-from train.online import ADAPT_SCHEDULE, GPU_SCHEDULE
+from train.online import ADAPT_SCHEDULE, THOROUGH_SCHEDULE
 
 
 @pytest.fixture(scope="module")
@@ -314,10 +314,11 @@ def test_adapt_auto_is_on_except_for_the_paper_model_on_a_cpu():
         return adapter(args, torch.device(device), config)
 
     assert schedule("cpu", LITE) == dataclasses.replace(ADAPT_SCHEDULE, progress=True)
-    assert schedule("cuda", PAPER) == dataclasses.replace(GPU_SCHEDULE, progress=True)  # the best-scoring one there
+    assert schedule("cuda", PAPER) == dataclasses.replace(THOROUGH_SCHEDULE, progress=True)  # the best one there
     assert schedule("cpu", PAPER) is None
     assert schedule("cpu", PAPER, "--adapt", "on") is not None
     assert schedule("cuda", LITE, "--adapt", "off") is None
+    assert schedule("cpu", PAPER, "--adapt", "thorough") == dataclasses.replace(THOROUGH_SCHEDULE, progress=True)
     assert schedule("cpu", LITE, "--online-steps", "5").steps == 5  # an explicit schedule wins
 
 

@@ -60,11 +60,12 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
     parser.add_argument("--no-prev", action="store_true", help="ablation −Prev (Table 5): zero the previous mask")
     parser.add_argument(
         "--adapt",
-        choices=["auto", "on", "off"],
+        choices=["auto", "on", "thorough", "off"],
         default=adapt,
-        help="adapt the network to the clip on its annotated frame first (online learning: on a CPU the fast "
-        "schedule train.online.ADAPT_SCHEDULE, about 2.5 s per clip for the light model on 2 cores; on a CUDA GPU "
-        f"the best-scoring GPU_SCHEDULE); auto = on, except for the paper model on a CPU (default {adapt})",
+        help="adapt the network to the clip on its annotated frame first (online learning): on = the device's "
+        "schedule (on a CPU the fast train.online.ADAPT_SCHEDULE, about 2.5 s per clip for the light model on 2 "
+        "cores; on a CUDA GPU THOROUGH_SCHEDULE), thorough = the best-scoring THOROUGH_SCHEDULE anywhere (about 8 s "
+        f"on the same CPU), auto = on, except for the paper model on a CPU (default {adapt})",
     )
     parser.add_argument(
         "--online-learning",
@@ -82,7 +83,7 @@ def adapter(args: argparse.Namespace, device: torch.device, config: ModelConfig)
     Raises:
         InputError: steps below 1, or a learning rate that is not positive.
     """
-    from train.online import PAPER_SCHEDULE, OnlineLearning, adapt_schedule
+    from train.online import PAPER_SCHEDULE, THOROUGH_SCHEDULE, OnlineLearning, adapt_schedule
 
     schedule = PAPER_SCHEDULE if args.online_learning else None
     if args.online_steps is not None or args.online_lr is not None:
@@ -94,7 +95,9 @@ def adapter(args: argparse.Namespace, device: torch.device, config: ModelConfig)
         except ValueError as err:
             raise InputError(f"--online-steps must be >= 0 and --online-lr > 0: {err}") from None
     auto = device.type != "cpu" or config.family == "lite"
-    if schedule is None and (args.adapt == "on" or (args.adapt == "auto" and auto)):
+    if schedule is None and args.adapt == "thorough":
+        schedule = THOROUGH_SCHEDULE
+    elif schedule is None and (args.adapt == "on" or (args.adapt == "auto" and auto)):
         schedule = adapt_schedule(device)
     return None if schedule is None else dataclasses.replace(schedule, progress=True)
 
