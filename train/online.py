@@ -34,8 +34,9 @@ def online_finetune(
 ) -> RGMP:
     """Adapt a model to one video's annotated frame, in place, as the paper's online learning.
 
-    Each step draws ``batch_size`` Strategy-1 pairs (two random transforms of the annotated frame, one object of
-    the mask at a time, a deformed mask as guidance) and takes one Adam step on the cross-entropy.
+    Each step takes ``batch_size`` Strategy-1 pairs (two random transforms of the annotated frame, one object of
+    the mask at a time, a deformed mask as guidance), new ones or from a pool encoded once (``pairs``), and takes
+    one Adam step on the cross-entropy.
 
     Args:
         model: the network, on the device it will run on; its weights are changed in place.
@@ -57,7 +58,8 @@ def online_finetune(
         ``model``, in eval mode.
 
     Raises:
-        ValueError: the frame and mask do not match or the mask holds no object.
+        ValueError: the frame and mask do not match, the mask holds no object, or a pool without
+            ``decoder_only`` or smaller than a batch.
     """
     frame, mask = np.asarray(frame), np.asarray(mask)
     if frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
