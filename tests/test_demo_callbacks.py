@@ -527,7 +527,8 @@ class CountedSchedule(OnlineLearning):
 
 def test_adapting_to_the_clip_first_runs_the_schedule_says_so_and_stop_cancels_it(tmp_path, monkeypatch) -> None:
     schedule = CountedSchedule(steps=2, lr=1e-4, batch_size=1, size=(64, 64))
-    monkeypatch.setattr("demo.run_controller.adapt_schedule", lambda device: schedule)  # tiny: the real one takes s
+    # a tiny schedule: the real one takes seconds
+    monkeypatch.setattr("demo.run_controller.adapt_schedule", lambda device: schedule)
     callbacks = make_callbacks(tmp_path)
     out = outputs(callbacks.annotator.open_example(None, str(BIKE), str(BIKE_MASK)))
     workspace = out["state"]
