@@ -46,6 +46,11 @@ class ModelConfig:
     default_scales: tuple[float, ...] = field(default=(0.5, 0.75, 1.0))
     default_size: int | None = None
 
+    def processing_size(self, requested: int | None) -> int | None:
+        """The short side to process at for a requested size: None = :attr:`default_size`, 0 = the frames' own
+        (returned as None)."""
+        return self.default_size if requested is None else requested or None
+
     @property
     def family(self) -> str:
         """ "paper" for the ResNet-50 network, "lite" for an EfficientNet-Lite one (what ``--model`` names)."""

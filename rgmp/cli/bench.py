@@ -19,7 +19,7 @@ from rgmp.bench import BenchmarkError
 from rgmp.bench.datasets import DATASETS
 from rgmp.bench.paper import JUMPCUT_DISTANCES, JUMPCUT_KEYS
 from rgmp.bench.records import RANDOM_INIT, RunSettings
-from rgmp.cli.options import adapter, add_inference_arguments
+from rgmp.cli.options import adapter, add_inference_arguments, check_size
 from rgmp.distributed import check_rank, rank_and_world
 from rgmp.errors import InputError
 from rgmp.inference.merge import MERGE_MODES
@@ -111,8 +111,10 @@ def run_benchmark(args: argparse.Namespace) -> None:
         summary = gather(args.out)
         _print_outputs(args.out, summary.settings.dataset)
         return
-    if args.size is not None and (args.size < 0 or 0 < args.size < 32):
-        raise BenchmarkError(f"--size must be 0 (native) or at least 32, got {args.size}")
+    try:
+        check_size(args.size)
+    except InputError as err:
+        raise BenchmarkError(str(err)) from None
     if args.root is None:
         raise BenchmarkError("--root is required (the dataset folder), except with --gather")
     if args.random_init and args.weights is not None:
@@ -134,7 +136,7 @@ def run_benchmark(args: argparse.Namespace) -> None:
         weights=weights,
         scales=tuple(args.scales or model.config.default_scales),
         merge=args.merge,
-        size=model.config.default_size if args.size is None else args.size or None,
+        size=model.config.processing_size(args.size),
         precision=args.precision,
         device=device.type,
         no_reference=args.no_ref,

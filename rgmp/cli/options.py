@@ -102,14 +102,19 @@ def adapter(args: argparse.Namespace, device: torch.device, config: ModelConfig)
     return None if schedule is None else dataclasses.replace(schedule, progress=True)
 
 
+def check_size(size: int | None) -> None:
+    """Raise :class:`InputError` unless ``--size`` is unset, 0 (native) or at least 32."""
+    if size is not None and (size < 0 or 0 < size < 32):
+        raise InputError(f"--size must be 0 (native) or at least 32, got {size}")
+
+
 def session_options(args: argparse.Namespace, config: ModelConfig) -> tuple[SessionOptions, torch.device, Precision]:
     """(session options, device, precision) from the inference options, for a network of ``config``.
 
     Raises:
         InputError: a size, device or online-learning option that cannot be used.
     """
-    if args.size is not None and (args.size < 0 or 0 < args.size < 32):
-        raise InputError(f"--size must be 0 (native) or at least 32, got {args.size}")
+    check_size(args.size)
     try:
         device = pick_device(args.device)
     except ValueError as err:

@@ -279,7 +279,7 @@ class Session:
 
     def _start(self, frame: np.ndarray, mask: np.ndarray, object_ids: list[int]) -> _ClipState:
         height, width = mask.shape
-        size = self.model.config.default_size if self.options.size is None else self.options.size or None
+        size = self.model.config.processing_size(self.options.size)
         canvas = Canvas.for_frame(*_processing_size(height, width, size), self.model.config.pad_mode)
         state = _ClipState(self._clip_model(frame, mask, canvas), object_ids, canvas, (height, width))
         onehot = torch.from_numpy(np.stack([mask == i for i in object_ids])).to(self.device).float()
