@@ -136,7 +136,7 @@ def run_load_test(
         demo = build_demo(model_loader=model_loader, limits=limits, work_root=work_root, default_size=size)
         _, url, _ = launch_demo(demo, port=_free_port(), limits=limits, work_root=work_root, block=False, quiet=True)
         stack.callback(demo.close)
-        before = {path for path in server_dir.rglob("*") if path.is_file()}
+        before = _files(server_dir)
         report.rss_mb = (resident_mb(), resident_mb())
         sampling = threading.Event()
         sampler = threading.Thread(target=_sample_rss, args=(report, sampling), daemon=True)
@@ -164,17 +164,19 @@ def run_load_test(
         report.seconds = [seconds for _, seconds in results]
         deadline = time.monotonic() + file_age_s + max(1, file_age_s // 4) + 1.5  # the age, one sweep, a margin
         while True:
-            report.leftover_files = sorted(
-                str(path.relative_to(server_dir))
-                for path in server_dir.rglob("*")
-                if path.is_file() and path not in before
-            )
+            report.leftover_files = sorted(str(path.relative_to(server_dir)) for path in _files(server_dir) - before)
             if not report.leftover_files or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
         report.cleaned_after = time.perf_counter() - began - report.wall
         report.tracebacks = [line for line in log.getvalue().splitlines() if line.startswith("Traceback")]
     return report
+
+
+def _files(root: Path) -> set[Path]:
+    """The files under ``root`` now. ``os.walk`` skips a folder the demo's sweep deletes during the walk, where
+    ``Path.rglob`` raises."""
+    return {Path(folder) / name for folder, _, names in os.walk(root) for name in names}
 
 
 def _sample_rss(report: LoadReport, stop: threading.Event) -> None:

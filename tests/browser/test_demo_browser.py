@@ -238,7 +238,9 @@ def test_an_example_then_stop_ends_the_run_early_and_the_next_run_completes(page
     wait_for_text(page, "#objects", "1 object")
 
     page.locator("#run").click()
-    page.wait_for_selector("#preview img")  # frames are coming: the live preview shows the latest
+    # The run is on (Stop is live; an earlier run's preview may still be on the page), and frames are coming.
+    page.wait_for_function("() => !document.querySelector('#stop').disabled")
+    page.wait_for_selector("#preview img")
     during = page.locator("#status").inner_text()
     assert "mask is loaded" not in during and during.count("frames/s") <= 1  # one progress line, no faded old one
     page.locator("#stop").click()
