@@ -332,3 +332,11 @@ def test_flip_auto_is_on_on_a_gpu_only(monkeypatch):
 
     assert (flip("cpu"), flip("cuda")) == (False, True)
     assert (flip("cpu", "--flip"), flip("cuda", "--flip", "off"), flip("cpu", "--flip", "on")) == (True, False, True)
+
+
+def test_zoom_auto_leaves_it_to_the_session_which_zooms_for_the_light_model_only():
+    def zoom(*flags: str) -> bool | None:
+        args = build_parser().parse_args(["segment", "--frames", "f", "--mask", "m", "--out", "o", *flags])
+        return session_options(args, LITE)[0].zoom
+
+    assert (zoom(), zoom("--zoom", "on"), zoom("--zoom", "off")) == (None, True, False)

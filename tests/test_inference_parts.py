@@ -24,6 +24,14 @@ def test_released_padding_always_adds_1_to_32_pixels():
     assert canvas.scaled_size(1.0, "released") == (512, 864)
 
 
+def test_stretch_resizes_to_the_next_multiples_of_32_instead_of_padding():
+    canvas = Canvas.for_frame(240, 427, "stretch")
+    assert canvas == Canvas(256, 448, 256, 448, 0, 0)
+    assert Canvas.for_frame(256, 448, "stretch") == canvas
+    x = torch.rand(2, 3, 256, 448)
+    assert torch.equal(canvas.pad(x), x) and torch.equal(canvas.crop(x), x)  # the canvas is all frame
+
+
 @pytest.mark.parametrize("mode", ["released", "minimal"])
 @pytest.mark.parametrize(("h", "w"), [(480, 854), (33, 31), (64, 64), (1, 1)])
 def test_pad_crop_round_trip(mode, h, w):

@@ -182,5 +182,6 @@ def test_checkpoints_written_before_the_encoder_choice_still_load(tmp_path):
     torch.save(payload, tmp_path / "old.pt")
     loaded, metadata = load_model(tmp_path / "old.pt", expect="lite")
     # no processing size in the file: it runs at the frames' own size, as it always did
-    assert loaded.config == dataclasses.replace(TINY, default_size=None) and metadata == {"stage": "finetune"}
+    assert loaded.config == dataclasses.replace(TINY, default_size=None, pad_mode="minimal")
+    assert metadata == {"stage": "finetune"}
     torch.testing.assert_close(loaded.decoder.pred2.weight, model.decoder.pred2.weight, rtol=1e-3, atol=1e-3)

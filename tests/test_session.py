@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from conftest import TINY, seeded_model
 
 from rgmp.config import ModelConfig
 from rgmp.inference import PreparedNetwork, Session, SessionError, SessionOptions
+from rgmp.inference.session import zoom_window
 from train.online import OnlineLearning
 
 
@@ -220,15 +222,36 @@ def test_the_adapt_hook_sees_the_annotated_frame_at_the_processing_size(model):
         seen.append((frame.shape, labels.shape, labels.dtype, sorted(np.unique(labels))))
         return network
 
+    padded = seeded_model(dataclasses.replace(TINY, pad_mode="minimal"), seed=0)
+    list(Session(padded, "cpu", SessionOptions(adapt=hook, size=32)).propagate(frames, mask))
+    list(Session(padded, "cpu", SessionOptions(adapt=hook)).propagate(frames, mask))
     list(Session(model, "cpu", SessionOptions(adapt=hook, size=32)).propagate(frames, mask))
-    list(Session(model, "cpu", SessionOptions(adapt=hook)).propagate(frames, mask))
     assert seen[0][:3] == ((32, 48, 3), (32, 48), np.uint8)
     assert seen[1][:2] == ((64, 96, 3), (64, 96))  # the model's default size (240) is larger: never enlarged
-    assert seen[0][3] == seen[1][3] == sorted(np.unique(mask))
+    assert seen[2][:2] == ((32, 48, 3), (32, 48))  # "stretch" too: not stretched to the canvas
+    assert seen[0][3] == seen[1][3] == seen[2][3] == sorted(np.unique(mask))
+
+
+def test_a_stretch_model_sees_the_whole_frame_resized_and_no_zero_border():
+    frames, mask = clip(2, height=40, width=70)
+    frames = [np.maximum(frame, 1) for frame in frames]  # no black pixel of its own
+    seen = {}
+    for mode in ("minimal", "stretch"):
+
+        def keep_first_frame(_, args, mode=mode) -> None:
+            seen.setdefault(mode, args[0])
+
+        session = Session(seeded_model(dataclasses.replace(TINY, pad_mode=mode), seed=0), "cpu")
+        session.network.encoder.register_forward_pre_hook(keep_first_frame)
+        result = list(session.propagate(frames, mask))[-1]
+        assert result.labels.shape == (40, 70) and result.probs.shape == (3, 40, 70)
+    assert seen["minimal"].shape[-2:] == seen["stretch"].shape[-2:] == (64, 96)
+    assert (seen["minimal"][..., 0, :] == 0).all()  # 12 rows of zeros on top
+    assert (seen["stretch"] > 0).all()
 
 
 def test_the_model_config_gives_the_default_processing_size():
-    small = seeded_model(ModelConfig(**{**TINY.__dict__, "default_size": 32}), seed=1)
+    small = seeded_model(ModelConfig(**{**TINY.__dict__, "default_size": 32, "pad_mode": "minimal"}), seed=1)
     frames, mask = clip(2, height=64, width=96)
     sizes = []
 
@@ -302,3 +325,49 @@ def _jpeg(frame: np.ndarray) -> np.ndarray:
     buffer = io.BytesIO()
     Image.fromarray(frame).save(buffer, format="JPEG", quality=95)
     return np.asarray(Image.open(buffer).convert("RGB"))
+
+
+def test_the_zoom_window_grows_the_objects_box_and_stays_inside_the_frame():
+    masks = torch.zeros(2, 100, 200)
+    assert zoom_window(masks, (100, 200)) == (0, 0, 100, 200)  # no object left: the whole frame
+    masks[1, 45:55, 95:105] = 1
+    # 10×10 box: 2× is 20 px, below half the frame's height (50); the frame's aspect ratio makes it 100 wide
+    assert zoom_window(masks, (100, 200)) == (25, 50, 75, 150)
+    masks[0, 0:4, 190:200] = 0.9  # another pass's object in the corner: the box of the union, moved inside
+    top, left, bottom, right = zoom_window(masks, (100, 200))
+    assert (top, right) == (0, 200) and bottom - top == 100 * (right - left) // 200 and bottom - top > 55
+    masks[1, 10:90, 10:190] = 1  # a large object: the whole frame
+    assert zoom_window(masks, (100, 200)) == (0, 0, 100, 200)
+
+
+def test_a_zoomed_session_looks_at_the_window_around_the_objects(model):
+    frames, _ = clip(4, height=96, width=160)
+    mask = np.zeros((96, 160), np.uint8)
+    mask[40:52, 70:82] = 5
+    session = Session(model, "cpu")
+    assert session.zoom  # on by default for a light model
+    seen = []
+    session.network.encoder.register_forward_pre_hook(lambda _, args: seen.append(args[0].clone()) and None)
+    results = list(session.propagate(frames, mask))
+    # The reference is the window around the annotated object, resized to the canvas (the frame's size: 2× zoom).
+    top, left, bottom, right = zoom_window(torch.from_numpy(mask[None] == 5).float(), (96, 160))
+    assert (bottom - top, right - left) == (48, 80)
+    window = torch.from_numpy(frames[0][top:bottom, left:right]).permute(2, 0, 1)[None].float() / 255
+    expected = torch.nn.functional.interpolate(window, size=(96, 160), mode="bilinear", antialias=True)
+    torch.testing.assert_close(seen[0], expected)
+    for previous, result in itertools.pairwise(results):
+        assert result.probs.shape == (2, 96, 160)
+        np.testing.assert_allclose(result.probs.sum(0), 1, atol=1e-5)
+        top, left, bottom, right = zoom_window(torch.from_numpy(previous.probs[1:]), (96, 160))
+        outside = np.ones((96, 160), bool)
+        outside[top:bottom, left:right] = False
+        assert (result.probs[1][outside] == 0).all()  # nothing seen there, nothing found
+        assert outside.any() or previous.index > 0  # the untrained network may spread over the whole frame later
+
+
+def test_zoom_is_off_for_the_paper_model_and_the_visual_memory_unless_asked():
+    paper = seeded_model(dataclasses.replace(TINY, encoder="resnet50", pad_mode="released"), seed=0)
+    assert not Session(paper, "cpu").zoom
+    assert Session(paper, "cpu", SessionOptions(zoom=True)).zoom
+    assert not Session(seeded_model(TINY, seed=0), "cpu", SessionOptions(zoom=False)).zoom
+    assert not Session(seeded_model(dataclasses.replace(TINY, memory=True), seed=0), "cpu").zoom

@@ -282,6 +282,13 @@ def test_cpu_bf16_and_weight_average_resume_exactly_and_export_the_average(davis
     exported, metadata = load_model(tmp_path / "release.pt")
     assert torch.equal(exported.decoder.pred2.weight, average.decoder.pred2.weight)
     assert "moving average" in metadata["weights"]
+    assert exported.config.pad_mode == "stretch"  # the light model's default
+    padded_file = tmp_path / "padded.pt"
+    export = ["export", str(tmp_path / "split" / "last.pt"), "--out", str(padded_file), "--pad-mode", "minimal"]
+    assert main(export) == 0
+    padded, _ = load_model(padded_file)
+    assert padded.config == replace(exported.config, pad_mode="minimal")
+    assert torch.equal(padded.decoder.pred2.weight, exported.decoder.pred2.weight)
 
 
 def test_a_training_config_written_before_the_augmentations_resumes_with_them_off() -> None:

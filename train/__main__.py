@@ -9,11 +9,14 @@ Under ``torchrun --nproc-per-node N python -m train ...`` the same commands trai
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
 from pathlib import Path
+from typing import get_args
 
+from rgmp.config import PadMode
 from rgmp.weights import WeightsError, load_model, read_weights_file, save_checkpoint
 from train.config import add_config_arguments, config_from_args, default_config
 from train.datasets import DatasetError
@@ -47,15 +50,26 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, required=True, help="destination file, e.g. rgmp/weights/my_model.pt")
     export.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     export.add_argument("--metadata", type=Path, help="JSON file whose entries are added to the metadata")
+    export.add_argument(
+        "--pad-mode",
+        choices=get_args(PadMode),
+        help="store this inference padding in the file's config (rgmp.config.ModelConfig.pad_mode) instead of the "
+        "run's",
+    )
     return parser
 
 
-def export_checkpoint(checkpoint: Path, out: Path, *, half: bool, metadata_file: Path | None) -> int:
-    """Load a checkpoint strictly and write its weights and metadata (plus ``metadata_file``) to ``out``.
+def export_checkpoint(
+    checkpoint: Path, out: Path, *, half: bool, metadata_file: Path | None, pad_mode: PadMode | None = None
+) -> int:
+    """Load a checkpoint strictly and write its weights and metadata (plus ``metadata_file``) to ``out``, with
+    ``pad_mode`` (when given) in its config.
 
     A training checkpoint that carries a weight average (``--ema``) gives the average, not the raw weights.
     """
     model, metadata = load_model(checkpoint)
+    if pad_mode is not None:
+        model.config = dataclasses.replace(model.config, pad_mode=pad_mode)
     average = read_weights_file(checkpoint).get("ema_state_dict")
     if average is not None:
         state = {k.removeprefix("module."): v for k, v in average.items() if k.startswith("module.")}
@@ -75,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.stage == "export":
         try:
-            return export_checkpoint(args.checkpoint, args.out, half=args.half, metadata_file=args.metadata)
+            return export_checkpoint(
+                args.checkpoint, args.out, half=args.half, metadata_file=args.metadata, pad_mode=args.pad_mode
+            )
         except (WeightsError, ValueError) as err:
             print(f"error: {err}", file=sys.stderr)
             return EXIT_BAD_INPUT

@@ -41,6 +41,14 @@ def add_inference_arguments(parser: argparse.ArgumentParser, *, precision: str =
         help="also run each frame mirrored and average: 2× the network's time; --flip alone = on, auto = on a CUDA "
         "GPU only (default auto)",
     )
+    parser.add_argument(
+        "--zoom",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="process each frame in a window around the objects (their box × 2, at least half the frame), so that "
+        "small objects are seen larger, at the same cost; auto = on for the light model, off for the paper model "
+        "(default auto)",
+    )
     parser.add_argument("--merge", choices=MERGE_MODES, default="soft", help="several-object merge (default soft)")
     parser.add_argument(
         "--size",
@@ -127,5 +135,6 @@ def session_options(args: argparse.Namespace, config: ModelConfig) -> tuple[Sess
         no_previous=args.no_prev,
         adapt=adapter(args, device, config),
         flip=args.flip == "on" or (args.flip == "auto" and device.type == "cuda"),
+        zoom={"auto": None, "on": True, "off": False}[args.zoom],
     )
     return options, device, parse_precision(args.precision)

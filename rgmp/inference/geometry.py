@@ -3,7 +3,8 @@
 The network needs sides that are multiples of 32. The release always pads (``h + 32 - h % 32``: 1 to 32 pixels,
 480 → 512), floor on top/left and the rest on bottom/right, with zeros on the [0, 1] image; each extra scale
 resizes the padded canvas to ``int(h * s) + 32 - int(h * s) % 32`` (bilinear, half-pixel centres, no
-antialiasing, like ``cv2.resize(..., INTER_LINEAR)``). The "minimal" mode pads only up to the next multiple of 32.
+antialiasing, like ``cv2.resize(..., INTER_LINEAR)``). The "minimal" mode pads only up to the next multiple of 32;
+"stretch" does not pad: the frame is resized to the next multiples of 32 (the canvas is all frame).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ def padded_side(n: int, mode: PadMode) -> int:
 
 @dataclass(frozen=True)
 class Canvas:
-    """Where a (height, width) frame sits on the zero-padded canvas the network sees."""
+    """Where a (height, width) frame sits on the zero-padded canvas the network sees (for "stretch", the frame is
+    resized to the canvas: height and width are the padded ones)."""
 
     height: int
     width: int
@@ -37,6 +39,8 @@ class Canvas:
     @classmethod
     def for_frame(cls, height: int, width: int, mode: PadMode) -> Canvas:
         ph, pw = padded_side(height, mode), padded_side(width, mode)
+        if mode == "stretch":
+            return cls(ph, pw, ph, pw, 0, 0)
         return cls(height, width, ph, pw, (ph - height) // 2, (pw - width) // 2)
 
     def pad(self, x: Tensor) -> Tensor:
