@@ -137,12 +137,10 @@ class _ClipState:
     object_ids: list[int]
     canvas: Canvas
     source_size: tuple[int, int]
-    zoom: bool
-    """Whether frames are processed in a window around the objects; then ``guidance`` is at the source size."""
     reference: dict[View, Tensor] = field(default_factory=dict)
     """Reference r5 per view (scale, mirrored), (B, C5, h/32, w/32), one entry per network pass."""
     guidance: Tensor | None = None
-    """(B, padded_h, padded_w), or (B, H, W) when zooming: the mask each pass sees on the next frame."""
+    """(B, padded_h, padded_w), or (B, H, W) when the session zooms: the mask each pass sees on the next frame."""
     memory: dict[View, Tensor | None] = field(default_factory=dict)
     """Visual-memory state per view (models with ``config.memory``); absent before the first target frame."""
     graphs: dict[tuple[View, int], GraphedPass] = field(default_factory=dict)
@@ -284,9 +282,8 @@ class Session:
     def _to_canvas(self, frame: np.ndarray, canvas: Canvas, window: Window | None = None) -> Tensor:
         """(H, W, 3) uint8 (its ``window`` only, if given) → (1, 3, padded_h, padded_w) float in [0, 1], resized to
         the processing size."""
-        x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None].float() / 255
-        if window is not None:
-            x = _crop(x, window)
+        x = torch.from_numpy(frame).to(self.device).permute(2, 0, 1)[None]
+        x = (x if window is None else _crop(x, window)).float() / 255  # the window only: uint8 cropped first
         if tuple(x.shape[-2:]) != (canvas.height, canvas.width):
             x = F.interpolate(x, size=(canvas.height, canvas.width), mode="bilinear", antialias=True)
         x = canvas.pad(x)
@@ -297,7 +294,7 @@ class Session:
         size = self.model.config.processing_size(self.options.size)
         processing = _processing_size(height, width, size)
         canvas = Canvas.for_frame(*processing, self.model.config.pad_mode)
-        state = _ClipState(self._clip_model(frame, mask, processing), object_ids, canvas, (height, width), self.zoom)
+        state = _ClipState(self._clip_model(frame, mask, processing), object_ids, canvas, (height, width))
         onehot = torch.from_numpy(np.stack([mask == i for i in object_ids])).to(self.device).float()
         window = zoom_window(onehot, (height, width)) if self.zoom else None
         objects = resize((onehot if window is None else _crop(onehot, window))[None], (canvas.height, canvas.width))[0]
@@ -342,7 +339,7 @@ class Session:
         """One target frame → (K+1, padded_h, padded_w) distribution, or (K+1, H, W) when zooming; updates the
         guidance."""
         canvas = state.canvas
-        window = zoom_window(state.guidance, state.source_size) if state.zoom else None
+        window = zoom_window(state.guidance, state.source_size) if self.zoom else None
         image = self._to_canvas(frame, canvas, window)
         guidance = (
             state.guidance
